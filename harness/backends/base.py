@@ -1,0 +1,69 @@
+"""The backend contract: a batch of requests in, raw generations out, as they finish.
+
+A backend has ONE method that matters, `generate`. It sees every pending request of a
+run at once (so the engine can batch and schedule), and yields lists of finished
+generations as soon as it has them, so the runner can write them to the store while
+the rest are still running. Backends never parse think tags: that is
+`thinkgate.harness.parsing`'s job. A request that fails comes back with
+`finish_reason="error"` and the error text, never as an empty answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Protocol, Sequence
+
+from thinkgate.harness.profiles import Sampling
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    """What an engine needs: a key to answer under, the prompt, the decoding settings."""
+
+    key: str
+    prompt: str
+    prompt_token_ids: tuple[int, ...]
+    sampling: Sampling
+
+
+@dataclass(frozen=True)
+class RawGeneration:
+    key: str
+    text: str
+    finish_reason: str  # stop | length | error
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    reasoning_content: str | None = None  # a server's separate reasoning field
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Engine settings passed through to vLLM / transformers."""
+
+    dtype: str = "auto"
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    max_model_len: int | None = None
+    gpu_memory_utilization: float = 0.9
+    batch_size: int = 16  # transformers only: prompts per generate() call
+    max_requests_in_flight: int = 4096  # vLLM: chunk only to bound host memory
+    seed: int = 0
+
+
+class Backend(Protocol):
+    name: str
+
+    def generate(self, requests: Sequence[EngineRequest]) -> Iterator[list[RawGeneration]]:
+        """Generate every request; yield lists of finished generations as they come."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def error_generations(requests: Sequence[EngineRequest], error: BaseException | str) -> list[RawGeneration]:
+    """Every request of a failed batch, recorded as an error (never as an empty answer)."""
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return [RawGeneration(r.key, "", "error", len(r.prompt_token_ids), 0, 0.0, None, text)
+            for r in requests]

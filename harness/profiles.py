@@ -1,0 +1,204 @@
+"""Model profiles: how one model family is switched between think and no-think.
+
+A profile turns an item's chat into (messages, assistant prefill, chat-template kwargs)
+for a mode, and knows the vendor's recommended sampling per mode. Modes:
+
+- `think`     thinking on (the family's switch, or a prompt that asks for `<think>`)
+- `no_think`  thinking off
+- `default`   the model's own template with no switch: measures *spontaneous* thinking
+
+`render_prompt` applies the tokenizer's chat template and the prefill, and returns the
+exact prompt text plus the part of it the parser must see (the assistant prefix).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from thinkgate.harness.errors import UserError
+
+MODES = ("think", "no_think", "default")
+
+R1_ZERO_SYSTEM = (
+    "A conversation between User and Assistant. The user asks a question, and the "
+    "Assistant solves it. The Assistant first thinks about the reasoning process in the "
+    "mind and then provides the User with the answer. The reasoning process is enclosed "
+    "within <think> </think> tags, followed by the final answer, i.e., "
+    "<think> reasoning process here </think> final answer here."
+)
+DIRECT_SYSTEM = (
+    "A conversation between User and Assistant. The user asks a question, and the "
+    "Assistant gives the final answer directly and concisely, without showing any reasoning."
+)
+NO_THINKING_PREFILL = "<think>\n\n</think>\n\n"  # NoThinking (Ma et al. 2025)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding settings of one request. `seed` makes one sample reproducible."""
+
+    temperature: float
+    top_p: float = 1.0
+    top_k: int = -1  # -1: off
+    min_p: float = 0.0
+    max_tokens: int = 2048
+    seed: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
+                "min_p": self.min_p, "max_tokens": self.max_tokens, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class Rendering:
+    messages: tuple[dict[str, str], ...]
+    prefill: str = ""
+    template_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    sampling: dict[str, Sampling]  # per mode: the vendor's recommendation
+    render: Callable[[tuple[dict[str, str], ...], str], Rendering]
+    source: str = ""
+
+    def sampling_for(self, mode: str, matched: bool = False) -> Sampling:
+        """The mode's recommended sampling; `matched` uses the think setting for every mode."""
+        return self.sampling["think" if matched else mode]
+
+
+def _merge_system_into_user(messages: tuple[dict[str, str], ...]) -> tuple[dict[str, str], ...]:
+    """DeepSeek-R1 wants no system prompt: its text goes in front of the first user turn."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if system and rest:
+        rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
+    return tuple(rest)
+
+
+def _with_system(messages: tuple[dict[str, str], ...], system: str) -> tuple[dict[str, str], ...]:
+    """Put `system` first; an item's own system text follows it in the same turn."""
+    own = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = tuple(m for m in messages if m["role"] != "system")
+    return ({"role": "system", "content": f"{system}\n\n{own}" if own else system},) + rest
+
+
+def _render_generic(messages, mode):
+    if mode == "think":
+        return Rendering(_with_system(messages, R1_ZERO_SYSTEM), "<think>\n")
+    if mode == "no_think":
+        return Rendering(_with_system(messages, DIRECT_SYSTEM))
+    return Rendering(messages)
+
+
+def _render_r1(messages, mode):
+    messages = _merge_system_into_user(messages)
+    if mode == "think":
+        return Rendering(messages, "<think>\n")
+    if mode == "no_think":
+        return Rendering(messages, NO_THINKING_PREFILL)
+    return Rendering(messages)
+
+
+def _render_qwen3(messages, mode):
+    if mode == "default":
+        return Rendering(messages)
+    return Rendering(messages, "", {"enable_thinking": mode == "think"})
+
+
+def _render_qwen3_soft(messages, mode):
+    if mode == "default":
+        return Rendering(messages)
+    switch = " /think" if mode == "think" else " /no_think"
+    msgs = [dict(m) for m in messages]
+    last_user = max(i for i, m in enumerate(msgs) if m["role"] == "user")
+    msgs[last_user]["content"] += switch
+    return Rendering(tuple(msgs))
+
+
+_R1 = Sampling(temperature=0.6, top_p=0.95)
+_QWEN3_THINK = Sampling(temperature=0.6, top_p=0.95, top_k=20)
+_QWEN3_NOTHINK = Sampling(temperature=0.7, top_p=0.8, top_k=20)
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in [
+        Profile("generic",
+                "any chat or base model: R1-Zero system prompt + `<think>` prefill for think, "
+                "a direct-answer prompt for no_think (used for the embedded default)",
+                {"think": _R1, "no_think": _R1, "default": _R1}, _render_generic,
+                "DeepSeek-R1 paper (R1-Zero template); T=0.6/p=0.95 in every mode"),
+        Profile("deepseek-r1",
+                "DeepSeek-R1 and R1-Distill: no system prompt; prefill `<think>\\n` (think) "
+                "or `<think>\\n\\n</think>\\n\\n` (no_think, NoThinking)",
+                {"think": _R1, "no_think": _R1, "default": _R1}, _render_r1,
+                "DeepSeek-R1 model card: T=0.6, top-p 0.95, never greedy"),
+        Profile("qwen3",
+                "Qwen3 hybrid models: `enable_thinking` through the chat template",
+                {"think": _QWEN3_THINK, "no_think": _QWEN3_NOTHINK, "default": _QWEN3_THINK},
+                _render_qwen3,
+                "Qwen3 model card: think T=0.6/p=0.95/k=20; no-think T=0.7/p=0.8/k=20"),
+        Profile("qwen3-soft",
+                "Qwen3 hybrid models, soft switch: `/think` or `/no_think` after the user turn",
+                {"think": _QWEN3_THINK, "no_think": _QWEN3_NOTHINK, "default": _QWEN3_THINK},
+                _render_qwen3_soft, "Qwen3 model card (soft switch)"),
+    ]
+}
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        close = difflib.get_close_matches(name, PROFILES, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise UserError(f"unknown profile '{name}'{hint}; known profiles: "
+                        f"{', '.join(PROFILES)} (see `thinkgate profiles`)")
+    return PROFILES[name]
+
+
+def guess_profile(model_name: str) -> str:
+    """A profile from a model's name: guess_profile("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B") -> "deepseek-r1"."""
+    low = model_name.lower()
+    if "deepseek-r1" in low or "r1-distill" in low:
+        return "deepseek-r1"
+    if "qwen3" in low and "2507" not in low:
+        return "qwen3"
+    return "generic"
+
+
+def parse_modes(text: str) -> tuple[str, ...]:
+    modes = tuple(m.strip() for m in text.split(",") if m.strip())
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise UserError(f"unknown mode(s) {', '.join(bad) or '(none)'}; modes are: {', '.join(MODES)}")
+    return modes
+
+
+_TEMPLATE_TAIL = re.compile(r"<think>\s*(</think>\s*)?$")
+
+
+def render_prompt(tokenizer: Any, rendering: Rendering) -> tuple[str, str]:
+    """Apply the chat template and the prefill.
+
+    Returns (prompt, assistant_prefix): the full prompt text, and its tail that belongs
+    to the assistant turn (a think tag put there by the template or by the profile),
+    which the parser must see. A template that already ends in `<think>` is not given a
+    second one: the profile's prefill replaces the template's tag.
+    """
+    head = tokenizer.apply_chat_template(
+        list(rendering.messages), tokenize=False, add_generation_prompt=True,
+        **rendering.template_kwargs,
+    )
+    tail = _TEMPLATE_TAIL.search(head)
+    if tail and rendering.prefill.lstrip().startswith("<think>"):
+        head, tail = head[: tail.start()], None
+    template_prefix = tail.group() if tail else ""
+    return head + rendering.prefill, template_prefix + rendering.prefill
+
+
+def with_overrides(s: Sampling, **overrides: Any) -> Sampling:
+    return replace(s, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,249 @@
+"""The runner: items x modes x samples -> requests -> store -> generations -> scores.
+
+    evaluate(RunConfig(...)) renders every request with the model's chat template and
+    profile, skips the ones the store already has, sends the rest to the backend in one
+    batch, parses and token-counts each generation as it arrives, writes it, scores
+    what is unscored, and exports the items table and the report.
+
+The engine is only loaded when something is pending, so re-running a finished command
+costs seconds and rewrites the same report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from thinkgate.harness.backends import Backend, EngineConfig, EngineRequest, RawGeneration, make_backend
+from thinkgate.harness.errors import UserError
+from thinkgate.harness.models import ModelRef, resolve_model
+from thinkgate.harness.parsing import parse_completion
+from thinkgate.harness.profiles import Profile, Sampling, get_profile, render_prompt, with_overrides
+from thinkgate.harness.store import GenerationRow, RequestRow, ScoreRow, Store
+from thinkgate.tasks import Item, Score, Suite, UnknownSuiteError, get_suite
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    out: str
+    model: str | None = None  # None: the embedded default
+    revision: str | None = None
+    profile: str = "generic"
+    backend: str = "auto"
+    suites: tuple[str, ...] = ("math",)
+    modes: tuple[str, ...] = ("think", "no_think")
+    samples: int = 1
+    limit: int | None = None
+    max_tokens: int = 2048
+    seed: int = 0
+    matched_decoding: bool = False
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    engine: EngineConfig = field(default_factory=EngineConfig)
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    row: RequestRow
+    engine: EngineRequest
+    assistant_prefix: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    out: Path
+    planned: int
+    generated: int
+    errors: int
+    backend: str | None
+
+
+def request_key(model: ModelRef, profile: str, mode: str, sample: int, sampling: Sampling, prompt: str) -> str:
+    """sha256 over everything that changes a generation (the sample index included)."""
+    blob = json.dumps({"model": model.name, "revision": model.revision, "profile": profile,
+                       "mode": mode, "sample": sample, "sampling": sampling.as_dict(),
+                       "prompt": prompt}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def sample_seed(run_seed: int, item_id: str, mode: str, sample: int) -> int:
+    h = hashlib.sha256(f"{run_seed}:{item_id}:{mode}:{sample}".encode()).hexdigest()
+    return int(h[:8], 16) & 0x7FFFFFFF
+
+
+def load_suites(names: Sequence[str]) -> list[Suite]:
+    try:
+        return [get_suite(n) for n in names]
+    except UnknownSuiteError as e:
+        raise UserError(f"{e} (see `thinkgate suites`)") from None
+
+
+def plan_requests(cfg: RunConfig, model: ModelRef, profile: Profile, tokenizer: Any,
+                  suites: Sequence[Suite]) -> list[PlannedRequest]:
+    planned = []
+    for suite in suites:
+        for item in suite.items(cfg.limit):
+            for mode in cfg.modes:
+                rendering = profile.render(item.messages, mode)
+                prompt, prefix = render_prompt(tokenizer, rendering)
+                ids = tuple(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+                base = with_overrides(profile.sampling_for(mode, cfg.matched_decoding),
+                                      temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k,
+                                      max_tokens=cfg.max_tokens)
+                for k in range(cfg.samples):
+                    sampling = with_overrides(base, seed=sample_seed(cfg.seed, item.id, mode, k))
+                    key = request_key(model, profile.name, mode, k, sampling, prompt)
+                    row = RequestRow(key, model.name, model.revision, profile.name, item.suite,
+                                     item.domain, item.verifiable, item.group, item.id, mode, k,
+                                     prompt, prefix, json.dumps(sampling.as_dict()),
+                                     json.dumps(item.reference))
+                    planned.append(PlannedRequest(row, EngineRequest(key, prompt, ids, sampling), prefix))
+    return planned
+
+
+def run_fingerprint(cfg: RunConfig, model: ModelRef) -> dict[str, Any]:
+    """What must not change between two commands writing into one run directory."""
+    return {"model": model.name, "revision": model.revision, "profile": cfg.profile,
+            "max_tokens": cfg.max_tokens, "seed": cfg.seed, "matched_decoding": cfg.matched_decoding,
+            "temperature": cfg.temperature, "top_p": cfg.top_p, "top_k": cfg.top_k}
+
+
+def check_fingerprint(store: Store, fp: dict[str, Any]) -> None:
+    old = store.get_meta("run")
+    if old is None:
+        store.set_meta("run", fp)
+        return
+    diff = {k: (old.get(k), v) for k, v in fp.items() if old.get(k) != v}
+    if diff:
+        said = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
+        raise UserError(f"{store.dir} holds a run with other settings ({said}); pass another "
+                        "--out for a new run, or the same settings to resume this one")
+
+
+def _to_row(raw: RawGeneration, prefix: str, backend: str, count: Callable[[list[str]], list[int]]) -> GenerationRow:
+    if raw.finish_reason == "error":
+        return GenerationRow(raw.key, backend, "", "", "", "absent", 0, "error",
+                             raw.prompt_tokens, 0, 0, 0, raw.latency_s, raw.error)
+    p = parse_completion(prefix, raw.text, raw.reasoning_content, raw.finish_reason)
+    n_reason, n_answer = count([p.reasoning, p.answer])
+    return GenerationRow(raw.key, backend, raw.text, p.reasoning, p.answer, p.think_state,
+                         p.think_blocks, raw.finish_reason, raw.prompt_tokens,
+                         raw.completion_tokens, n_reason, n_answer, raw.latency_s, None)
+
+
+def generate_pending(store: Store, planned: Sequence[PlannedRequest], backend: Backend,
+                     count: Callable[[list[str]], list[int]], progress: Any = None) -> tuple[int, int]:
+    """Send the not-yet-done requests to the backend; write each batch as it arrives."""
+    done = store.done_keys()
+    pending = [p for p in planned if p.row.key not in done]
+    prefix = {p.row.key: p.assistant_prefix for p in pending}
+    task = progress.add_task("generating", total=len(pending)) if progress else None
+    n = errors = 0
+    returned: set[str] = set()
+    try:
+        for batch in backend.generate([p.engine for p in pending]):
+            rows = [_to_row(g, prefix[g.key], backend.name, count) for g in batch]
+            store.put_generations(rows)
+            returned.update(g.key for g in batch)
+            n += len(rows)
+            errors += sum(r.finish_reason == "error" for r in rows)
+            if progress:
+                progress.advance(task, len(rows))
+    except Exception as e:  # the engine died: what it finished is stored; the rest is an error
+        lost = [p.engine for p in pending if p.row.key not in returned]
+        from thinkgate.harness.backends.base import error_generations
+
+        store.put_generations(_to_row(g, "", backend.name, count) for g in error_generations(lost, e))
+        errors += len(lost)
+    return n, errors
+
+
+def score_pending(store: Store, suites: Sequence[Suite], limit: int | None, progress: Any = None) -> int:
+    scorers = {s.name: s.scorer() for s in suites}
+    todo = store.to_score({name: (sc.name, sc.version) for name, sc in scorers.items()})
+    if not todo:
+        return 0
+    items: dict[str, Item] = {i.id: i for s in suites for i in s.items()}
+    task = progress.add_task("scoring", total=len(todo)) if progress else None
+    batch: list[ScoreRow] = []
+    for row in todo:
+        scorer = scorers[row["suite"]]
+        item = items.get(row["item_id"])
+        if row["think_state"] == "unclosed":
+            # Policy: thinking never closed -> no answer -> 0. The trace is never scored.
+            score = Score(scorer.name, 0.0, False, "ok", {"reason": "unclosed think: no answer"})
+        elif item is None:
+            score = Score(scorer.name, None, None, "data_error",
+                          {"reason": f"item {row['item_id']} is no longer in suite {row['suite']}"})
+        else:
+            try:
+                score = scorer(row["answer"], item)
+            except Exception as e:  # a scorer bug is not a wrong answer
+                score = Score(scorer.name, None, None, "score_error", {"reason": repr(e)})
+        batch.append(ScoreRow(row["key"], score.scorer, scorer.version, score.value,
+                              score.passed, score.status, json.dumps(score.detail, default=str)))
+        if progress:
+            progress.advance(task)
+        if len(batch) >= 256:
+            store.put_scores(batch)
+            batch = []
+    store.put_scores(batch)
+    return len(todo)
+
+
+def load_tokenizer(model: ModelRef) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(model.path, revision=None if Path(model.path).is_dir() else model.revision)
+    except Exception as e:
+        raise UserError(f"could not load the tokenizer of model '{model.path}' ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:200]}); pass a local model folder, or omit --model "
+                        "for the embedded default") from None
+
+
+def evaluate(cfg: RunConfig, backend: Backend | None = None, progress: bool = True,
+             write_report: bool = True) -> RunResult:
+    """Run (or resume) an evaluation; return counts. `backend` overrides cfg.backend (tests, bench)."""
+    if cfg.samples < 1:
+        raise UserError(f"--samples must be at least 1, got {cfg.samples}")
+    profile = get_profile(cfg.profile)
+    suites = load_suites(cfg.suites)
+    model = resolve_model(cfg.model, cfg.revision)
+    tokenizer = load_tokenizer(model)
+    store = Store(cfg.out)
+    check_fingerprint(store, run_fingerprint(cfg, model))
+    store.set_meta("last_command", {**asdict(cfg), "engine": asdict(cfg.engine)})
+    planned = plan_requests(cfg, model, profile, tokenizer, suites)
+    store.add_requests(p.row for p in planned)
+
+    def count(texts: list[str]) -> list[int]:
+        return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+    bar = _progress() if progress else nullcontext()
+    generated = errors = 0
+    backend_name = None
+    with bar as prog:
+        if any(p.row.key not in store.done_keys() for p in planned):
+            engine = backend or make_backend(cfg.backend, model.path, cfg.engine)
+            backend_name = engine.name
+            generated, errors = generate_pending(store, planned, engine, count, prog)
+        score_pending(store, suites, cfg.limit, prog)
+    if write_report:
+        from thinkgate.harness.report_io import write_outputs
+
+        write_outputs(store)
+    store.close()
+    return RunResult(Path(cfg.out), len(planned), generated, errors, backend_name)
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn())

@@ -1,0 +1,89 @@
+"""From the items table to estimates: per suite x mode, and paired think - no_think.
+
+A pure function of a pandas DataFrame with the items-table columns (suite, domain,
+verifiable, item_id, mode, sample, score, status, finish_reason, think_state,
+reasoning_tokens, answer_tokens, passed, extracted). It never opens a store.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from thinkgate.reports.stats import majority_correct, mean_ci, paired_difference, pass_at_k
+
+PAIRS = (("think", "no_think"), ("default", "no_think"), ("think", "default"))
+
+
+def item_means(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per suite x mode x item: the mean score over its scored samples, and K."""
+    ok = df[df["status"] == "ok"]
+    return (ok.groupby(["suite", "mode", "item_id"], sort=True)
+              .agg(score=("score", "mean"), k=("score", "size"))
+              .reset_index())
+
+
+def _suite_mode(rows: pd.DataFrame, means: pd.DataFrame) -> dict[str, Any]:
+    ok = rows[rows["status"] == "ok"]
+    gen = rows[rows["finish_reason"].isin(["stop", "length"])]
+    k_values = means["k"].to_numpy()
+    k = int(k_values.max()) if len(k_values) else 0
+    binary = bool(ok["passed"].notna().all()) and len(ok) > 0
+    est = mean_ci(means["score"].to_numpy(), binary_k1=binary and k == 1)
+    out: dict[str, Any] = {
+        "suite": rows["suite"].iat[0], "domain": rows["domain"].iat[0],
+        "verifiable": bool(rows["verifiable"].iat[0]), "mode": rows["mode"].iat[0],
+        "n_items": est.n, "k": k, "k_min": int(k_values.min()) if len(k_values) else 0,
+        "mean": est.mean, "se": est.se, "ci_low": est.ci_low, "ci_high": est.ci_high,
+        "ci_method": est.method,
+        "n_samples": int(len(ok)),
+        "errors": int((rows["status"] == "error").sum()),
+        "data_errors": int((rows["status"] == "data_error").sum()),
+        "other_unscored": int((~rows["status"].isin(["ok", "error", "data_error"])).sum()),
+        "truncation_rate": float((gen["finish_reason"] == "length").mean()) if len(gen) else math.nan,
+        "unclosed_think_rate": float((gen["think_state"] == "unclosed").mean()) if len(gen) else math.nan,
+        "think_present_rate": float((gen["think_state"] != "absent").mean()) if len(gen) else math.nan,
+        "mean_reasoning_tokens": float(gen["reasoning_tokens"].mean()) if len(gen) else math.nan,
+        "mean_answer_tokens": float(gen["answer_tokens"].mean()) if len(gen) else math.nan,
+    }
+    if binary and k >= 1:
+        per_item = ok.groupby("item_id")
+        n_c = per_item["passed"].agg(["size", "sum"])
+        kk = int(k_values.min())
+        out[f"pass@{kk}"] = float(np.mean([pass_at_k(int(n), int(c), kk) for n, c in n_c.to_numpy()]))
+        if "extracted" in ok and ok["extracted"].notna().any():
+            maj = [majority_correct(g["extracted"].where(g["extracted"].notna(), None).tolist(),
+                                    g["passed"].astype(bool).tolist()) for _, g in per_item]
+            out[f"maj@{k}"] = float(np.mean(maj))
+    return out
+
+
+def estimate(df: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
+    """All estimates of an items table, as plain JSON-able dicts."""
+    if df.empty:
+        return {"suites": [], "paired": []}
+    means = item_means(df)
+    rows = []
+    for (suite, mode), g in df.groupby(["suite", "mode"], sort=True):
+        m = means[(means["suite"] == suite) & (means["mode"] == mode)]
+        rows.append(_suite_mode(g, m))
+    paired = []
+    for suite, m in means.groupby("suite", sort=True):
+        wide = m.pivot(index="item_id", columns="mode", values="score")
+        kmax = m.pivot(index="item_id", columns="mode", values="k")
+        for a, b in PAIRS:
+            if a not in wide or b not in wide:
+                continue
+            both = wide[[a, b]].dropna()
+            if both.empty:
+                continue
+            k1 = bool((kmax.loc[both.index, [a, b]] == 1).all().all())
+            p = paired_difference(both[a].to_numpy(), both[b].to_numpy(), binary_k1=k1, seed=seed)
+            paired.append({"suite": suite, "a": a, "b": b, "n_items": p.n, "mean_a": p.mean_a,
+                           "mean_b": p.mean_b, "diff": p.diff, "se": p.se, "ci_low": p.ci_low,
+                           "ci_high": p.ci_high, "corr": p.corr, "p_value": p.p_value,
+                           "test": p.test, "discordant": p.discordant})
+    return {"suites": rows, "paired": paired}

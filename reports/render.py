@@ -1,0 +1,72 @@
+"""Render estimates as Markdown (Jinja2, StrictUndefined) and JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import jinja2
+
+
+def _pct(x: float) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+
+def _signed(x: float) -> str:
+    return "–" if x is None or math.isnan(x) else f"{100 * x:+.1f} pts"
+
+
+def _num(x: float) -> str:
+    return "–" if x is None or math.isnan(x) else f"{x:.0f}"
+
+
+def _num2(x: float) -> str:
+    return "–" if x is None or math.isnan(x) else f"{x:.2f}"
+
+
+def _pval(p: float) -> str:
+    return "–" if p is None or math.isnan(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def _extras(r: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {_pct(v)}" for k, v in r.items() if k.startswith(("pass@", "maj@"))) or "–"
+
+
+def _verdict(p: dict[str, Any]) -> str:
+    lo, hi = p["ci_low"], p["ci_high"]
+    if math.isnan(lo):
+        return f"too few paired items ({p['n_items']}) for an interval."
+    if lo > 0:
+        return f"{p['a']} scores higher by {_signed(p['diff'])} (CI excludes 0)."
+    if hi < 0:
+        return f"{p['a']} scores lower by {_signed(p['diff'])} (CI excludes 0)."
+    width = hi - lo
+    return (f"no detectable difference: the CI [{_signed(lo)}, {_signed(hi)}] includes 0 "
+            f"(width {100 * width:.1f} pts; more items narrow it).")
+
+
+def render_markdown(estimates: dict[str, Any], meta: dict[str, Any]) -> str:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("thinkgate.reports", "templates"),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    methods = sorted({r["ci_method"] for r in estimates["suites"]})
+    tests = sorted({p["test"] for p in estimates["paired"]})
+    return env.get_template("report.md.j2").render(
+        suites=estimates["suites"], paired=estimates["paired"], meta=meta,
+        ci_methods=", ".join({"t": "Student t on item means", "wilson": "Wilson, binary K=1"}.get(m, m)
+                             for m in methods) or "–",
+        tests=", ".join(tests) or "–",
+        pct=_pct, signed=_signed, num=_num, num2=_num2, pval=_pval, extras=_extras, verdict=_verdict)
+
+
+def to_json(estimates: dict[str, Any], meta: dict[str, Any]) -> str:
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and math.isnan(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean({"meta": meta, **estimates}), indent=1)

@@ -1,0 +1,12 @@
+"""thinkgate.tasks: WHAT is asked and how it is scored (suites, bundled data, scorers).
+
+Imports no other thinkgate room.
+"""
+
+from thinkgate.tasks.registry import UnknownSuiteError, get_suite, register_suite, suite_names
+from thinkgate.tasks.types import DOMAINS, Item, Score, Scorer, Suite, chat
+
+__all__ = [
+    "DOMAINS", "Item", "Score", "Scorer", "Suite", "UnknownSuiteError",
+    "chat", "get_suite", "register_suite", "suite_names",
+]

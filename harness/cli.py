@@ -80,8 +80,8 @@ def run(
     from thinkgate.harness.runner import RunConfig, evaluate
 
     cfg = RunConfig(out=str(out), model=None, profile="generic", backend=backend, suites=("math",),
-                    modes=("think", "no_think"), samples=2, limit=30, max_tokens=384, seed=0,
-                    engine=EngineConfig(batch_size=30))
+                    modes=("think", "no_think"), samples=2, limit=20, max_tokens=256, seed=0,
+                    engine=EngineConfig(batch_size=40))
     res = evaluate(cfg)
     _echo_result(res, out)
     if res.errors:

@@ -41,6 +41,9 @@ def _verdict(p: dict[str, Any]) -> str:
         return f"{p['a']} scores higher by {_signed(p['diff'])} (CI excludes 0)."
     if hi < 0:
         return f"{p['a']} scores lower by {_signed(p['diff'])} (CI excludes 0)."
+    if p["se"] == 0 and p["diff"] == 0:
+        return (f"every one of the {p['n_items']} items scored the same in both modes; "
+                "the data cannot separate them (more, or easier, items are needed).")
     width = hi - lo
     return (f"no detectable difference: the CI [{_signed(lo)}, {_signed(hi)}] includes 0 "
             f"(width {100 * width:.1f} pts; more items narrow it).")

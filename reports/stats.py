@@ -61,6 +61,11 @@ def mean_ci(x: Sequence[float], level: float = 0.95, binary_k1: bool = False) ->
         return Estimate(n, mean, se, float(ci.low), float(ci.high), "wilson")
     if n < 2:
         return Estimate(n, mean, se, math.nan, math.nan, "t")
+    if se == 0 and mean in (0.0, 1.0):
+        # Every item at the bound (all wrong or all right): a t interval collapses to a
+        # point, which claims certainty n items cannot give. Wilson on n items does not.
+        ci = stats.binomtest(round(mean * n), n).proportion_ci(confidence_level=level, method="wilson")
+        return Estimate(n, mean, se, float(ci.low), float(ci.high), "wilson (all items at the bound)")
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * se
     return Estimate(n, mean, se, mean - half, mean + half, "t")
 
@@ -113,12 +118,12 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 def majority_correct(extracted: Sequence[Any], correct: Sequence[bool]) -> float:
     """maj@k for one item: is the most frequent extracted answer correct? Ties go to the
-    answer seen first; samples with no extracted answer do not vote.
+    answer seen first; samples with no extracted answer (None, NaN) do not vote.
 
         >>> majority_correct(["4", "5", "4"], [True, False, True])
         1.0
     """
-    votes = [(e, c) for e, c in zip(extracted, correct) if e is not None]
+    votes = [(e, c) for e, c in zip(extracted, correct) if isinstance(e, str)]
     if not votes:
         return 0.0
     counts = Counter(e for e, _ in votes)

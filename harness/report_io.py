@@ -7,8 +7,6 @@ from pathlib import Path
 from thinkgate.harness.store import Store
 from thinkgate.reports import build_report
 
-# Columns of the exported items table that are bulky; kept in parquet, dropped from nothing.
-EXPORTS = ("items.csv", "items.parquet", "report.md", "estimates.json")
 
 
 def write_outputs(store: Store) -> Path:

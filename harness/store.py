@@ -158,7 +158,7 @@ class Store:
                 "scores": one("SELECT COUNT(*) FROM scores")}
 
     def items(self) -> pd.DataFrame:
-        """The items table: one row per request, generation and score joined (see ITEMS.md)."""
+        """The items table: one row per request, generation and score joined (columns: README, "Reading the report")."""
         q = """SELECT r.model, r.model_revision, r.profile, r.suite, r.domain, r.verifiable,
                       r.grp AS "group", r.item_id, r.mode, r.sample, r.key, r.prompt, r.prefill,
                       r.sampling, g.backend, g.reasoning, g.answer, g.think_state, g.think_blocks,

@@ -48,17 +48,32 @@ def _suite_mode(rows: pd.DataFrame, means: pd.DataFrame) -> dict[str, Any]:
         "think_present_rate": float((gen["think_state"] != "absent").mean()) if len(gen) else math.nan,
         "mean_reasoning_tokens": float(gen["reasoning_tokens"].mean()) if len(gen) else math.nan,
         "mean_answer_tokens": float(gen["answer_tokens"].mean()) if len(gen) else math.nan,
+        "decoding": _decoding(rows),
     }
     if binary and k >= 1:
         per_item = ok.groupby("item_id")
         n_c = per_item["passed"].agg(["size", "sum"])
         kk = int(k_values.min())
-        out[f"pass@{kk}"] = float(np.mean([pass_at_k(int(n), int(c), kk) for n, c in n_c.to_numpy()]))
+        out["pass@1"] = est.mean  # pass@1 is the mean over the K samples of each item
+        if kk > 1:
+            out[f"pass@{kk}"] = float(np.mean([pass_at_k(int(n), int(c), kk) for n, c in n_c.to_numpy()]))
         if "extracted" in ok and ok["extracted"].notna().any():
             maj = [majority_correct(g["extracted"].where(g["extracted"].notna(), None).tolist(),
                                     g["passed"].astype(bool).tolist()) for _, g in per_item]
             out[f"maj@{k}"] = float(np.mean(maj))
     return out
+
+
+def _decoding(rows: pd.DataFrame) -> str:
+    """The sampling settings a suite x mode ran with, e.g. "T=0.6 top_p=0.95 max_tokens=256"."""
+    cols = [c for c in ("temperature", "top_p", "top_k", "max_tokens") if c in rows]
+    parts = []
+    for c in cols:
+        vals = sorted({v for v in rows[c].dropna().tolist() if not (c == "top_k" and v in (-1, 0))})
+        if vals:
+            name = "T" if c == "temperature" else c
+            parts.append(f"{name}={'/'.join(f'{v:g}' for v in vals)}")
+    return " ".join(parts)
 
 
 def estimate(df: pd.DataFrame, seed: int = 0) -> dict[str, Any]:

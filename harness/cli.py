@@ -27,7 +27,8 @@ def eval_cmd(
     revision: Optional[str] = typer.Option(None, help="Hub revision (part of every request key)."),
     profile: Optional[str] = typer.Option(None, help="Model profile (see `thinkgate profiles`); default: guessed from the model name."),
     backend: str = typer.Option("auto", help="auto | vllm | hf (auto: vLLM when importable, else transformers)."),
-    suites: str = typer.Option("math", help="Comma-separated suites (see `thinkgate suites`)."),
+    suites: str = typer.Option("math", help="Comma-separated suites or domains (see `thinkgate suites`), "
+                               "FILE.jsonl:SCORER, or lmeval:TASK[:SCORER]."),
     modes: str = typer.Option("think,no_think", help="Comma-separated: think, no_think, default."),
     samples: int = typer.Option(1, "--samples", "-k", help="Samples per item and mode (K)."),
     limit: Optional[int] = typer.Option(None, help="First N items of each suite."),
@@ -44,6 +45,9 @@ def eval_cmd(
     max_model_len: Optional[int] = typer.Option(None, help="vLLM max model length."),
     gpu_memory_utilization: float = typer.Option(0.9, help="vLLM GPU memory fraction."),
     batch_size: int = typer.Option(16, help="transformers backend: prompts per generate() call."),
+    lmeval_include: Optional[Path] = typer.Option(None, help="A folder of lm-eval YAML tasks, for --suites lmeval:TASK."),
+    judge: Optional[str] = typer.Option(None, help="Also judge think vs no_think answers of the non-verifiable "
+                                        "suites pairwise with this model (a folder, a hub name, or 'embedded')."),
 ) -> None:
     """Evaluate a model on suites in several modes; resumes if OUT already holds the run."""
     from thinkgate.harness.backends import EngineConfig
@@ -62,11 +66,45 @@ def eval_cmd(
         engine=EngineConfig(dtype=dtype, tensor_parallel_size=tensor_parallel_size,
                             data_parallel_size=data_parallel_size, max_model_len=max_model_len,
                             gpu_memory_utilization=gpu_memory_utilization, batch_size=batch_size,
-                            seed=seed))
+                            seed=seed),
+        lmeval_include=str(lmeval_include) if lmeval_include else None)
     res = evaluate(cfg)
+    if judge:
+        _judge(out, judge, backend)
     _echo_result(res, out)
     if res.errors:
         raise typer.Exit(1)
+
+
+def _judge(out: Path, model: str, backend: str, max_tokens: int = 512) -> None:
+    from thinkgate.harness.judge import JudgeConfig, run_judge
+    from thinkgate.harness.report_io import write_outputs
+    from thinkgate.harness.runner import _progress
+    from thinkgate.harness.store import Store
+
+    store = Store(out)
+    with _progress() as prog:
+        n = run_judge(store, JudgeConfig(None if model == "embedded" else model, backend, max_tokens), prog)
+    write_outputs(store)
+    store.close()
+    typer.echo(f"judge: {n} new verdicts")
+
+
+@app.command("judge")
+def judge_cmd(
+    run_dir: Path = typer.Argument(..., help="A run directory with think and no_think answers."),
+    model: str = typer.Option("embedded", help="Judge model: a folder, a hub name, or 'embedded'."),
+    backend: str = typer.Option("auto", help="auto | vllm | hf."),
+    max_tokens: int = typer.Option(512, help="Max new tokens of a verdict (a reasoning judge needs more)."),
+) -> None:
+    """Judge think vs no_think answers of the non-verifiable suites pairwise, in both orders."""
+    from thinkgate.harness.errors import UserError
+    from thinkgate.harness.store import DB_NAME
+
+    if not (run_dir / DB_NAME).is_file():
+        raise UserError(f"{run_dir} holds no run ({DB_NAME} missing); pass the --out of a `thinkgate eval` run")
+    _judge(run_dir, model, backend, max_tokens)
+    typer.echo(f"report: {run_dir / 'report.md'}")
 
 
 @app.command()
@@ -121,12 +159,21 @@ def profiles() -> None:
 
 @app.command()
 def suites() -> None:
-    """List the task suites."""
-    from thinkgate.tasks import get_suite, suite_names
+    """List the task suites: domain, verifiable, items, scorer, license."""
+    from rich.console import Console
+    from rich.table import Table
 
+    from thinkgate.tasks import get_suite, suite_names
+    from thinkgate.tasks.custom import scorer_names
+
+    t = Table("suite", "domain", "verifiable", "items", "scorer", "license", "what")
     for name in suite_names():
         s = get_suite(name)
-        typer.echo(f"{name:10s} {s.domain:12s} verifiable={s.verifiable!s:5s} {s.description}")
+        t.add_row(name, s.domain, "yes" if s.verifiable else "no", str(len(s.items())),
+                  s.scorer().name, s.license, s.description)
+    Console(width=None if sys.stdout.isatty() else 180).print(t)
+    typer.echo("A domain name (math, code, ...) stands for all its suites. Custom: FILE.jsonl:SCORER "
+               f"(scorers: {', '.join(scorer_names())}); lm-eval: lmeval:TASK[:SCORER].")
 
 
 @app.command("prepare-model")

@@ -24,7 +24,8 @@ from thinkgate.harness.models import ModelRef, resolve_model
 from thinkgate.harness.parsing import parse_completion
 from thinkgate.harness.profiles import Profile, Sampling, get_profile, render_prompt, with_overrides
 from thinkgate.harness.store import GenerationRow, RequestRow, ScoreRow, Store
-from thinkgate.tasks import Item, Score, Suite, UnknownSuiteError, get_suite
+from thinkgate.tasks import Item, Score, Suite, UnknownSuiteError, resolve_suites
+from thinkgate.tasks.evals_format import DataFileError
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class RunConfig:
     top_p: float | None = None
     top_k: int | None = None
     engine: EngineConfig = field(default_factory=EngineConfig)
+    lmeval_include: str | None = None  # a folder of lm-eval YAML tasks
 
 
 @dataclass(frozen=True)
@@ -76,11 +78,13 @@ def sample_seed(run_seed: int, item_id: str, mode: str, sample: int) -> int:
     return int(h[:8], 16) & 0x7FFFFFFF
 
 
-def load_suites(names: Sequence[str]) -> list[Suite]:
+def load_suites(names: Sequence[str], lmeval_include: str | None = None) -> list[Suite]:
     try:
-        return [get_suite(n) for n in names]
+        return resolve_suites(list(names), lmeval_include)
     except UnknownSuiteError as e:
         raise UserError(f"{e} (see `thinkgate suites`)") from None
+    except DataFileError as e:
+        raise UserError(str(e)) from None
 
 
 def plan_requests(cfg: RunConfig, model: ModelRef, profile: Profile, tokenizer: Any,
@@ -101,7 +105,7 @@ def plan_requests(cfg: RunConfig, model: ModelRef, profile: Profile, tokenizer: 
                     row = RequestRow(key, model.name, model.revision, profile.name, item.suite,
                                      item.domain, item.verifiable, item.group, item.id, mode, k,
                                      prompt, prefix, json.dumps(sampling.as_dict()),
-                                     json.dumps(item.reference))
+                                     json.dumps(item.reference), json.dumps(item.messages))
                     planned.append(PlannedRequest(row, EngineRequest(key, prompt, ids, sampling), prefix))
     return planned
 
@@ -163,37 +167,63 @@ def generate_pending(store: Store, planned: Sequence[PlannedRequest], backend: B
     return n, errors
 
 
-def score_pending(store: Store, suites: Sequence[Suite], limit: int | None, progress: Any = None) -> int:
+def score_pending(store: Store, suites: Sequence[Suite], progress: Any = None, chunk: int = 64) -> int:
+    """Score every generation that has no score from its suite's current scorer.
+
+    Scorers see the answer only. A scorer with `score_batch(answers, items)` gets a chunk
+    at a time (the code sandbox runs programs in parallel); others are called per answer.
+    """
     scorers = {s.name: s.scorer() for s in suites}
     todo = store.to_score({name: (sc.name, sc.version) for name, sc in scorers.items()})
     if not todo:
         return 0
     items: dict[str, Item] = {i.id: i for s in suites for i in s.items()}
     task = progress.add_task("scoring", total=len(todo)) if progress else None
-    batch: list[ScoreRow] = []
-    for row in todo:
+    todo.sort(key=lambda r: r["suite"])
+    for start in range(0, len(todo), chunk):
+        rows = todo[start:start + chunk]
+        store.put_scores(_score_rows(rows, scorers, items))
+        if progress:
+            progress.advance(task, len(rows))
+    return len(todo)
+
+
+def _score_rows(rows: list[dict[str, Any]], scorers: dict[str, Any], items: dict[str, Item]) -> list[ScoreRow]:
+    scores: dict[str, Score] = {}
+    ready: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
         scorer = scorers[row["suite"]]
-        item = items.get(row["item_id"])
         if row["think_state"] == "unclosed":
             # Policy: thinking never closed -> no answer -> 0. The trace is never scored.
-            score = Score(scorer.name, 0.0, False, "ok", {"reason": "unclosed think: no answer"})
-        elif item is None:
-            score = Score(scorer.name, None, None, "data_error",
-                          {"reason": f"item {row['item_id']} is no longer in suite {row['suite']}"})
+            binary = getattr(scorer, "binary", False)
+            scores[row["key"]] = Score(scorer.name, 0.0, False if binary else None, "ok",
+                                       {"reason": "unclosed think: no answer"})
+        elif row["item_id"] not in items:
+            scores[row["key"]] = Score(scorer.name, None, None, "data_error",
+                                       {"reason": f"item {row['item_id']} is no longer in suite {row['suite']}"})
         else:
-            try:
-                score = scorer(row["answer"], item)
-            except Exception as e:  # a scorer bug is not a wrong answer
-                score = Score(scorer.name, None, None, "score_error", {"reason": repr(e)})
-        batch.append(ScoreRow(row["key"], score.scorer, scorer.version, score.value,
-                              score.passed, score.status, json.dumps(score.detail, default=str)))
-        if progress:
-            progress.advance(task)
-        if len(batch) >= 256:
-            store.put_scores(batch)
-            batch = []
-    store.put_scores(batch)
-    return len(todo)
+            ready.setdefault(row["suite"], []).append(row)
+    for suite, group in ready.items():
+        scorer = scorers[suite]
+        answers, its = [r["answer"] for r in group], [items[r["item_id"]] for r in group]
+        try:
+            if hasattr(scorer, "score_batch"):
+                got = list(scorer.score_batch(answers, its))
+            else:
+                got = [_score_one(scorer, a, i) for a, i in zip(answers, its)]
+        except Exception as e:  # a scorer bug is not a wrong answer
+            got = [Score(scorer.name, None, None, "score_error", {"reason": repr(e)})] * len(group)
+        scores.update({r["key"]: sc for r, sc in zip(group, got)})
+    return [ScoreRow(r["key"], scores[r["key"]].scorer, scorers[r["suite"]].version,
+                     scores[r["key"]].value, scores[r["key"]].passed, scores[r["key"]].status,
+                     json.dumps(scores[r["key"]].detail, default=str)) for r in rows]
+
+
+def _score_one(scorer: Any, answer: str, item: Item) -> Score:
+    try:
+        return scorer(answer, item)
+    except Exception as e:  # a scorer bug is not a wrong answer
+        return Score(scorer.name, None, None, "score_error", {"reason": repr(e)})
 
 
 def load_tokenizer(model: ModelRef) -> Any:
@@ -213,7 +243,7 @@ def evaluate(cfg: RunConfig, backend: Backend | None = None, progress: bool = Tr
     if cfg.samples < 1:
         raise UserError(f"--samples must be at least 1, got {cfg.samples}")
     profile = get_profile(cfg.profile)
-    suites = load_suites(cfg.suites)
+    suites = load_suites(cfg.suites, cfg.lmeval_include)
     model = resolve_model(cfg.model, cfg.revision)
     tokenizer = load_tokenizer(model)
     store = Store(cfg.out)
@@ -233,7 +263,7 @@ def evaluate(cfg: RunConfig, backend: Backend | None = None, progress: bool = Tr
             engine = backend or make_backend(cfg.backend, model.path, cfg.engine)
             backend_name = engine.name
             generated, errors = generate_pending(store, planned, engine, count, prog)
-        score_pending(store, suites, cfg.limit, prog)
+        score_pending(store, suites, prog)
     if write_report:
         from thinkgate.harness.report_io import write_outputs
 

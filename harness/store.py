@@ -26,12 +26,16 @@ CREATE TABLE IF NOT EXISTS requests (
   key TEXT PRIMARY KEY, model TEXT, model_revision TEXT, profile TEXT,
   suite TEXT, domain TEXT, verifiable INTEGER, grp TEXT, item_id TEXT,
   mode TEXT, sample INTEGER, prompt TEXT, prefill TEXT, sampling TEXT, reference TEXT,
-  created REAL);
+  messages TEXT, created REAL);
 CREATE TABLE IF NOT EXISTS generations (
   key TEXT PRIMARY KEY REFERENCES requests(key), backend TEXT, text TEXT,
   reasoning TEXT, answer TEXT, think_state TEXT, think_blocks INTEGER, finish_reason TEXT,
   prompt_tokens INTEGER, completion_tokens INTEGER, reasoning_tokens INTEGER,
   answer_tokens INTEGER, latency_s REAL, error TEXT, created REAL);
+CREATE TABLE IF NOT EXISTS judgments (
+  key TEXT PRIMARY KEY, judge_model TEXT, suite TEXT, domain TEXT, item_id TEXT, sample INTEGER,
+  order_ TEXT, key_a TEXT, key_b TEXT, mode_a TEXT, mode_b TEXT, judge_text TEXT,
+  verdict TEXT, winner TEXT, error TEXT, created REAL);
 CREATE TABLE IF NOT EXISTS scores (
   key TEXT PRIMARY KEY REFERENCES requests(key), scorer TEXT, scorer_version TEXT,
   value REAL, passed INTEGER, status TEXT, detail TEXT, created REAL);
@@ -55,6 +59,7 @@ class RequestRow:
     prefill: str
     sampling: str  # JSON
     reference: str  # JSON
+    messages: str  # JSON: the item's chat before the profile touched it
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,7 @@ class Store:
         now = time.time()
         with self.db:
             cur = self.db.executemany(
-                "INSERT OR IGNORE INTO requests VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO requests VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [tuple(asdict(r).values()) + (now,) for r in rows])
         return cur.rowcount
 
@@ -129,6 +134,21 @@ class Store:
         with self.db:
             self.db.executemany("INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?,?)",
                                 [tuple(asdict(r).values()) + (now,) for r in rows])
+
+    def put_judgments(self, rows: Iterable[dict[str, Any]]) -> None:
+        cols = ("key", "judge_model", "suite", "domain", "item_id", "sample", "order_", "key_a", "key_b",
+                "mode_a", "mode_b", "judge_text", "verdict", "winner", "error")
+        now = time.time()
+        with self.db:
+            self.db.executemany(f"INSERT OR REPLACE INTO judgments VALUES ({','.join('?' * (len(cols) + 1))})",
+                                [tuple(r[c] for c in cols) + (now,) for r in rows])
+
+    def judged_keys(self) -> set[str]:
+        return {k for (k,) in self.db.execute("SELECT key FROM judgments WHERE error IS NULL")}
+
+    def judgments(self) -> pd.DataFrame:
+        df = pd.read_sql_query("SELECT * FROM judgments ORDER BY suite, item_id, sample, order_", self.db)
+        return df.rename(columns={"order_": "order"})
 
     # -- reads --------------------------------------------------------------
     def done_keys(self) -> set[str]:
@@ -161,7 +181,7 @@ class Store:
         """The items table: one row per request, generation and score joined (columns: README, "Reading the report")."""
         q = """SELECT r.model, r.model_revision, r.profile, r.suite, r.domain, r.verifiable,
                       r.grp AS "group", r.item_id, r.mode, r.sample, r.key, r.prompt, r.prefill,
-                      r.sampling, g.backend, g.reasoning, g.answer, g.think_state, g.think_blocks,
+                      r.reference, r.sampling, g.backend, g.reasoning, g.answer, g.think_state, g.think_blocks,
                       g.finish_reason, g.prompt_tokens, g.completion_tokens, g.reasoning_tokens,
                       g.answer_tokens, g.latency_s, g.error, s.scorer, s.value AS score,
                       s.passed, s.status AS score_status, s.detail

@@ -7,12 +7,14 @@ from typing import Any
 import pandas as pd
 
 from thinkgate.reports.estimates import estimate, item_means
+from thinkgate.reports.judge import judge_estimates
 from thinkgate.reports.render import render_markdown, to_json
 
 
-def build_report(items: pd.DataFrame, seed: int = 0) -> tuple[str, str]:
-    """(report.md text, estimates.json text) for an items table."""
+def build_report(items: pd.DataFrame, seed: int = 0, judgments: pd.DataFrame | None = None) -> tuple[str, str]:
+    """(report.md text, estimates.json text) for an items table (and optional judgments)."""
     est = estimate(items, seed=seed)
+    est["judge"] = judge_estimates(judgments)
     meta: dict[str, Any] = {
         "model": ", ".join(sorted(items["model"].dropna().unique())) if len(items) else "–",
         "revision": ", ".join(sorted(items["model_revision"].dropna().unique())) if len(items) else "–",
@@ -27,4 +29,4 @@ def build_report(items: pd.DataFrame, seed: int = 0) -> tuple[str, str]:
     return render_markdown(est, meta), to_json(est, meta)
 
 
-__all__ = ["build_report", "estimate", "item_means", "render_markdown", "to_json"]
+__all__ = ["build_report", "estimate", "item_means", "judge_estimates", "render_markdown", "to_json"]

@@ -76,6 +76,28 @@ def _decoding(rows: pd.DataFrame) -> str:
     return " ".join(parts)
 
 
+def corpus_metrics(rows: pd.DataFrame) -> dict[str, float]:
+    """Corpus BLEU and chrF++ (sacrebleu) of one suite x mode's translations.
+
+    Uses the scorer's cleaned hypothesis (`detail.hypothesis`) and the `reference` column
+    (a string, or a JSON list of references); corpus statistics, not a mean of sentences.
+    """
+    import json
+
+    from sacrebleu.metrics import BLEU, CHRF
+
+    ok = rows[rows["status"] == "ok"]
+    if ok.empty or "reference" not in ok:
+        return {}
+    hyps = [json.loads(d).get("hypothesis", "") if isinstance(d, str) else "" for d in ok["detail"]]
+    refs = [json.loads(r) for r in ok["reference"]]
+    refs = [r if isinstance(r, list) else [r] for r in refs]
+    width = max(len(r) for r in refs)
+    streams = [[r[i] if i < len(r) else r[0] for r in refs] for i in range(width)]
+    return {"corpus_bleu": BLEU().corpus_score(hyps, streams).score / 100,
+            "corpus_chrf++": CHRF(word_order=2).corpus_score(hyps, streams).score / 100}
+
+
 def estimate(df: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
     """All estimates of an items table, as plain JSON-able dicts."""
     if df.empty:
@@ -84,7 +106,10 @@ def estimate(df: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
     rows = []
     for (suite, mode), g in df.groupby(["suite", "mode"], sort=True):
         m = means[(means["suite"] == suite) & (means["mode"] == mode)]
-        rows.append(_suite_mode(g, m))
+        row = _suite_mode(g, m)
+        if (g["scorer"] == "chrf++").any():
+            row.update(corpus_metrics(g))
+        rows.append(row)
     paired = []
     for suite, m in means.groupby("suite", sort=True):
         wide = m.pivot(index="item_id", columns="mode", values="score")

@@ -30,7 +30,10 @@ def _pval(p: float) -> str:
 
 
 def _extras(r: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {_pct(v)}" for k, v in r.items() if k.startswith(("pass@", "maj@"))) or "–"
+    parts = [f"{k} {_pct(v)}" for k, v in r.items() if k.startswith(("pass@", "maj@"))]
+    parts += [f"corpus {k[len('corpus_'):]} {_num2(100 * v)}" for k, v in r.items()
+              if k.startswith("corpus_") and v is not None]
+    return ", ".join(parts) or "–"
 
 
 def _verdict(p: dict[str, Any]) -> str:
@@ -55,7 +58,7 @@ def render_markdown(estimates: dict[str, Any], meta: dict[str, Any]) -> str:
     methods = sorted({r["ci_method"] for r in estimates["suites"]})
     tests = sorted({p["test"] for p in estimates["paired"]})
     return env.get_template("report.md.j2").render(
-        suites=estimates["suites"], paired=estimates["paired"], meta=meta,
+        suites=estimates["suites"], paired=estimates["paired"], judge=estimates.get("judge", []), meta=meta,
         ci_methods=", ".join({"t": "Student t on item means", "wilson": "Wilson, binary K=1"}.get(m, m)
                              for m in methods) or "–",
         tests=", ".join(tests) or "–",

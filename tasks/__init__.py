@@ -3,10 +3,10 @@
 Imports no other thinkgate room.
 """
 
-from thinkgate.tasks.registry import UnknownSuiteError, get_suite, register_suite, suite_names
+from thinkgate.tasks.registry import UnknownSuiteError, get_suite, register_suite, resolve_suites, suite_names
 from thinkgate.tasks.types import DOMAINS, Item, Score, Scorer, Suite, chat
 
 __all__ = [
     "DOMAINS", "Item", "Score", "Scorer", "Suite", "UnknownSuiteError",
-    "chat", "get_suite", "register_suite", "suite_names",
+    "chat", "get_suite", "register_suite", "resolve_suites", "suite_names",
 ]

@@ -53,6 +53,7 @@ class MathVerifyScorer:
 
     name: str = "math_verify"
     version: str = "1"
+    binary: bool = True
     timeout_s: int = 5
 
     def __call__(self, answer: str, item: Item) -> Score:
@@ -84,10 +85,5 @@ def gsm8k() -> Suite:
         load=load_gsm8k,
         scorer=MathVerifyScorer,
         citation="Cobbe et al. 2021, Training Verifiers to Solve Math Word Problems, arXiv:2110.14168",
+        license="MIT",
     )
-
-
-@register_suite("math")
-def math_domain() -> Suite:
-    """`math` is the math domain's default suite: GSM8K."""
-    return gsm8k()

@@ -50,10 +50,17 @@ class Score:
 
 
 class Scorer(Protocol):
-    """Grades one answer. Sees the answer only, never the reasoning."""
+    """Grades one answer. Sees the answer only, never the reasoning.
+
+    `binary` scorers set `Score.passed` (pass@k and maj@k are computed for them). A scorer
+    may also offer `score_batch(answers, items) -> list[Score]` to grade many at once
+    (e.g. in parallel); the runner prefers it when present. Changing `version` makes the
+    runner re-score stored answers.
+    """
 
     name: str
     version: str
+    binary: bool
 
     def __call__(self, answer: str, item: Item) -> Score: ...
 
@@ -69,6 +76,7 @@ class Suite:
     load: Callable[[], list[Item]]
     scorer: Callable[[], Scorer]
     citation: str = ""
+    license: str = ""
 
     def items(self, limit: int | None = None) -> list[Item]:
         items = self.load()

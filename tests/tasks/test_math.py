@@ -17,7 +17,7 @@ def test_gold_after_hashes():
 
 
 def test_suite_loads_all_items_with_golds():
-    suite = get_suite("math")
+    suite = get_suite("gsm8k")
     items = suite.items()
     assert len(items) == 1319
     assert suite.verifiable and suite.domain == "math"
@@ -55,5 +55,5 @@ def test_unparseable_gold_is_a_data_error_not_a_wrong_answer():
 def test_unknown_suite_says_what_exists():
     from thinkgate.tasks import UnknownSuiteError
 
-    with pytest.raises(UnknownSuiteError, match="did you mean 'math'.*known suites"):
-        get_suite("maths")
+    with pytest.raises(UnknownSuiteError, match="did you mean .gsm8k.*known suites"):
+        get_suite("gsm8")

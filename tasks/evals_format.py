@@ -1,0 +1,43 @@
+"""Reading OpenAI Evals `samples.jsonl` files: `{"input": [chat messages], "ideal": ...}`.
+
+    >>> evals_messages([{"role": "system", "content": "Be brief.", "name": "x"}])
+    ({'role': 'system', 'content': 'Be brief.'},)
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any, Iterator
+
+
+class DataFileError(ValueError):
+    """A malformed line in a bundled or user data file; the message names file and line."""
+
+
+def data_path(folder: str, name: str) -> Any:
+    return resources.files("thinkgate.tasks") / "data" / folder / name
+
+
+def read_jsonl(path: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) for each non-blank line; a bad line raises DataFileError."""
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataFileError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            if not isinstance(record, dict):
+                raise DataFileError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+            yield lineno, record
+
+
+def evals_messages(turns: list[dict[str, Any]]) -> tuple[dict[str, str], ...]:
+    """The chat of an Evals sample, keeping only role and content."""
+    return tuple({"role": t["role"], "content": t["content"]} for t in turns)
+
+
+def load_evals_samples(folder: str, name: str = "samples.jsonl") -> list[tuple[tuple[dict[str, str], ...], Any]]:
+    return [(evals_messages(r["input"]), r["ideal"]) for _, r in read_jsonl(data_path(folder, name))]

@@ -41,3 +41,11 @@ def evals_messages(turns: list[dict[str, Any]]) -> tuple[dict[str, str], ...]:
 
 def load_evals_samples(folder: str, name: str = "samples.jsonl") -> list[tuple[tuple[dict[str, str], ...], Any]]:
     return [(evals_messages(r["input"]), r["ideal"]) for _, r in read_jsonl(data_path(folder, name))]
+
+
+def evals_items(suite: str, domain: str, folder: str, name: str = "samples.jsonl") -> list[Any]:
+    """Items of an Evals samples file: id `<suite>/<index>`, each item its own cluster."""
+    from thinkgate.tasks.types import Item
+
+    return [Item(f"{suite}/{i:03d}", suite, domain, False, messages, ideal, f"{suite}/{i:03d}")
+            for i, (messages, ideal) in enumerate(load_evals_samples(folder, name))]

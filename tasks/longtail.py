@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 from thinkgate.tasks.answers import (contains_letter_run, extract_choice, first_json_object,
                                      letters_only, match_any)
-from thinkgate.tasks.evals_format import data_path, load_evals_samples, read_jsonl
+from thinkgate.tasks.evals_format import data_path, evals_items, read_jsonl
 from thinkgate.tasks.quiz import (PatternError, QuizQuestion, Subject, expand_pattern,
                                   questions_from_file, read_index, subsample)
 from thinkgate.tasks.registry import register_suite
@@ -49,8 +49,7 @@ EVALS = "OpenAI Evals (github.com/openai/evals), eval"
 
 
 def _evals_items(suite: str, folder: str, name: str = "samples.jsonl") -> list[Item]:
-    return [Item(f"{suite}/{i:03d}", suite, "longtail", False, messages, ideal, f"{suite}/{i:03d}")
-            for i, (messages, ideal) in enumerate(load_evals_samples(folder, name))]
+    return evals_items(suite, "longtail", folder, name)
 
 
 def load_tort_law() -> list[Item]:

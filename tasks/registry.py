@@ -53,7 +53,7 @@ _BUILTIN = ("math", "code", "summary", "translation", "writing", "longtail")
 
 def resolve_suites(names: list[str] | tuple[str, ...], lmeval_include: str | None = None) -> list[Suite]:
     """Suite names, domain names (a domain stands for all its suites), custom JSONL files
-    (`file.jsonl:SCORER`) and lm-eval tasks (`lmeval:TASK[:SCORER]`), deduplicated.
+    (`file.jsonl:SCORER`), lm-eval tasks (`lmeval:TASK[:SCORER]`) and `all`, deduplicated.
 
         resolve_suites(["math"]) -> [gsm8k];  resolve_suites(["gsm8k", "math"]) -> [gsm8k]
     """
@@ -66,6 +66,9 @@ def resolve_suites(names: list[str] | tuple[str, ...], lmeval_include: str | Non
         if is_custom(name) or is_lmeval(name):
             suite = custom_suite(name) if is_custom(name) else lmeval_suite(name, lmeval_include)
             out.setdefault(suite.name, suite)
+        elif name == "all":
+            for suite in (get_suite(n) for n in suite_names()):
+                out.setdefault(suite.name, suite)
         elif name in DOMAINS:
             found = [get_suite(n) for n in suite_names()]
             for suite in (s for s in found if s.domain == name):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thinkgate.tasks.evals_format import load_evals_samples
+from thinkgate.tasks.evals_format import evals_items
 from thinkgate.tasks.registry import register_suite
 from thinkgate.tasks.types import Item, Score, Suite
 
@@ -29,11 +29,7 @@ class RougeLScorer:
 
 
 def _loader(folder: str, suite: str):
-    def load() -> list[Item]:
-        return [Item(f"{suite}/{i:03d}", suite, "summary", False, messages, ideal, f"{suite}/{i:03d}")
-                for i, (messages, ideal) in enumerate(load_evals_samples(folder))]
-
-    return load
+    return lambda: evals_items(suite, "summary", folder)
 
 
 @register_suite("consensus_summary")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thinkgate.tasks.evals_format import data_path, load_evals_samples
+from thinkgate.tasks.evals_format import data_path, evals_items
 from thinkgate.tasks.registry import register_suite
 from thinkgate.tasks.types import Item, Score, Suite, chat
 
@@ -75,11 +75,7 @@ def load_flores() -> list[Item]:
 
 
 def _evals_loader(folder: str, suite: str):
-    def load() -> list[Item]:
-        return [Item(f"{suite}/{i:03d}", suite, "translation", False, messages, ideal, f"{suite}/{i:03d}")
-                for i, (messages, ideal) in enumerate(load_evals_samples(folder))]
-
-    return load
+    return lambda: evals_items(suite, "translation", folder)
 
 
 @register_suite("flores_en_ms")

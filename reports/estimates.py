@@ -32,7 +32,7 @@ def _suite_mode(rows: pd.DataFrame, means: pd.DataFrame) -> dict[str, Any]:
     k_values = means["k"].to_numpy()
     k = int(k_values.max()) if len(k_values) else 0
     binary = bool(ok["passed"].notna().all()) and len(ok) > 0
-    est = mean_ci(means["score"].to_numpy(), binary_k1=binary and k == 1)
+    est = mean_ci(means["score"].to_numpy(), binary_k1=binary and k == 1, bounds=(0.0, 1.0))
     out: dict[str, Any] = {
         "suite": rows["suite"].iat[0], "domain": rows["domain"].iat[0],
         "verifiable": bool(rows["verifiable"].iat[0]), "mode": rows["mode"].iat[0],

@@ -56,11 +56,16 @@ def render_markdown(estimates: dict[str, Any], meta: dict[str, Any]) -> str:
     env = jinja2.Environment(loader=jinja2.PackageLoader("thinkgate.reports", "templates"),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     methods = sorted({r["ci_method"] for r in estimates["suites"]})
+    decoding: dict[str, list[str]] = {}
+    for r in estimates["suites"]:
+        decoding.setdefault(r["decoding"], []).append(f"{r['suite']}/{r['mode']}")
+    decoding_text = ("; ".join(f"{d} ({', '.join(where)})" for d, where in decoding.items())
+                     if len(decoding) > 1 else f"{next(iter(decoding), '–')} (every suite and mode)")
     tests = sorted({p["test"] for p in estimates["paired"]})
     return env.get_template("report.md.j2").render(
         suites=estimates["suites"], paired=estimates["paired"], judge=estimates.get("judge", []), meta=meta,
         ci_methods=", ".join({"t": "Student t on item means", "wilson": "Wilson, binary K=1"}.get(m, m)
-                             for m in methods) or "–",
+                             for m in methods) or "–", decoding=decoding_text,
         tests=", ".join(tests) or "–",
         pct=_pct, signed=_signed, num=_num, num2=_num2, pval=_pval, extras=_extras, verdict=_verdict)
 

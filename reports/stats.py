@@ -44,7 +44,8 @@ def _is_binary(x: np.ndarray) -> bool:
     return bool(np.isin(x, (0.0, 1.0)).all())
 
 
-def mean_ci(x: Sequence[float], level: float = 0.95, binary_k1: bool = False) -> Estimate:
+def mean_ci(x: Sequence[float], level: float = 0.95, binary_k1: bool = False,
+            bounds: tuple[float, float] | None = None) -> Estimate:
     """Mean of item scores with a CI: Wilson for binary K=1 items, else Student t on item means.
 
         >>> mean_ci([1, 0, 1, 1], binary_k1=True).method
@@ -67,7 +68,11 @@ def mean_ci(x: Sequence[float], level: float = 0.95, binary_k1: bool = False) ->
         ci = stats.binomtest(round(mean * n), n).proportion_ci(confidence_level=level, method="wilson")
         return Estimate(n, mean, se, float(ci.low), float(ci.high), "wilson (all items at the bound)")
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * se
-    return Estimate(n, mean, se, mean - half, mean + half, "t")
+    lo, hi = mean - half, mean + half
+    if bounds is not None and (lo < bounds[0] or hi > bounds[1]):
+        # A t interval can leave the metric's range when n is small; the range is certain.
+        return Estimate(n, mean, se, max(lo, bounds[0]), min(hi, bounds[1]), "t (clipped to range)")
+    return Estimate(n, mean, se, lo, hi, "t")
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float], level: float = 0.95,

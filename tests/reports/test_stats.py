@@ -102,3 +102,8 @@ def test_paired_rejects_unequal_lengths():
 def test_all_items_at_the_bound_do_not_give_a_zero_width_interval():
     e = mean_ci([0.0] * 20)
     assert e.method.startswith("wilson") and e.ci_low == 0 and e.ci_high > 0.1
+
+
+def test_t_interval_is_clipped_to_the_metric_range():
+    e = mean_ci([0.0, 0.9], bounds=(0.0, 1.0))
+    assert e.method == "t (clipped to range)" and e.ci_low == 0.0 and e.ci_high == 1.0

@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 DB_NAME = "thinkgate.sqlite"
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -100,6 +101,15 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        found = self.get_meta("schema_version")
+        if found is None and not self.db.execute("SELECT 1 FROM requests LIMIT 1").fetchone():
+            self.set_meta("schema_version", SCHEMA_VERSION)
+        elif found != SCHEMA_VERSION:
+            self.db.close()
+            from thinkgate.harness.errors import UserError
+
+            raise UserError(f"{self.path} was written by another thinkgate version (store schema "
+                            f"{found or 1}, this one reads {SCHEMA_VERSION}); pass a new --out")
 
     # -- meta ---------------------------------------------------------------
     def get_meta(self, k: str) -> Any:

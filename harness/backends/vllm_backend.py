@@ -58,6 +58,7 @@ class VLLMBackend:
         if not vllm_available():
             raise UserError(INSTALL)
         cpu = _on_cpu()
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # thinkgate shows its own progress
         if cpu:
             # The CPU recipe: a small KV cache starts in seconds (default reserves ~18 GiB),
             # in-process engine; both can be overridden from the environment.

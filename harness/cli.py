@@ -18,7 +18,7 @@ def _echo_result(res, out: Path) -> None:
     typer.echo(f"{res.planned} requests: {res.generated} generated now"
                f"{f' with {res.backend}' if res.backend else ' (all were already in the store)'}"
                f"{f', {res.errors} FAILED (recorded as errors; re-run to retry)' if res.errors else ''}")
-    typer.echo(f"report: {out / 'report.md'}")
+    typer.echo(f"report: {out / 'report.html'} (and report.md, estimates.json, items.parquet)")
 
 
 @app.command("eval")
@@ -127,18 +127,24 @@ def run(
 
 
 @app.command()
-def report(run_dir: Path = typer.Argument(..., help="A run directory written by `thinkgate eval` or `run`.")) -> None:
-    """(Re)write report.md, estimates.json and items.csv/parquet from a run's store."""
+def report(
+    run_dirs: list[Path] = typer.Argument(..., help="One or more run directories; the first is the baseline "
+                                          "that the others are compared with, item by item."),
+    out: Optional[Path] = typer.Option(None, help="Where to write (default: the first run's folder)."),
+) -> None:
+    """(Re)write report.html, report.md, estimates.json and items.csv/parquet from runs' stores."""
     from thinkgate.harness.errors import UserError
     from thinkgate.harness.report_io import write_outputs
     from thinkgate.harness.store import DB_NAME, Store
 
-    if not (run_dir / DB_NAME).is_file():
-        raise UserError(f"{run_dir} holds no run ({DB_NAME} missing); pass the --out of a `thinkgate eval` run")
-    store = Store(run_dir)
-    path = write_outputs(store)
-    store.close()
-    typer.echo(f"report: {path}")
+    for run_dir in run_dirs:
+        if not (run_dir / DB_NAME).is_file():
+            raise UserError(f"{run_dir} holds no run ({DB_NAME} missing); pass the --out of a `thinkgate eval` run")
+    stores = [Store(d) for d in run_dirs]
+    path = write_outputs(stores[0], out, stores[1:])
+    for s in stores:
+        s.close()
+    typer.echo(f"report: {path.with_suffix('.html')} (and report.md, estimates.json, items.parquet)")
 
 
 @app.command()

@@ -1,4 +1,8 @@
-"""thinkgate.reports: what the numbers mean. Pure functions of an items table (pandas)."""
+"""thinkgate.reports: what the numbers mean. Pure functions of items tables (pandas).
+
+`build_report(items)` returns the text of every report file; nothing here opens a store
+or calls a model, so any table with the items-table columns can be reported.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +10,41 @@ from typing import Any
 
 import pandas as pd
 
+from thinkgate.reports.compare import compare_runs
 from thinkgate.reports.estimates import estimate, item_means
 from thinkgate.reports.judge import judge_estimates
-from thinkgate.reports.render import render_markdown, to_json
+from thinkgate.reports.render import ci_methods_summary, decoding_summary, render_markdown, to_json
 
 
-def build_report(items: pd.DataFrame, seed: int = 0, judgments: pd.DataFrame | None = None) -> tuple[str, str]:
-    """(report.md text, estimates.json text) for an items table (and optional judgments)."""
+def _meta(items: pd.DataFrame, seed: int, runs: list[str]) -> dict[str, Any]:
+    def join(col: str) -> str:
+        return ", ".join(sorted(str(v) for v in items[col].dropna().unique())) or "–" if len(items) else "–"
+
+    status = items["status"] if len(items) else pd.Series(dtype=str)
+    return {"model": join("model"), "revision": join("model_revision"), "profile": join("profile"),
+            "backends": join("backend"), "n_rows": int(len(items)), "n_ok": int((status == "ok").sum()),
+            "n_error": int((status == "error").sum()), "n_pending": int((status == "pending").sum()),
+            "seed": seed, "runs": ", ".join(runs)}
+
+
+def build_report(items: pd.DataFrame, seed: int = 0, judgments: pd.DataFrame | None = None,
+                 runs: dict[str, pd.DataFrame] | None = None, html: bool = True) -> dict[str, str]:
+    """{file name: text} for report.md, estimates.json and report.html.
+
+    `items` is the main run; `runs` (name -> items table, the main run first) adds a
+    comparison of every other run against the first on the same items.
+    """
     est = estimate(items, seed=seed)
     est["judge"] = judge_estimates(judgments)
-    meta: dict[str, Any] = {
-        "model": ", ".join(sorted(items["model"].dropna().unique())) if len(items) else "–",
-        "revision": ", ".join(sorted(items["model_revision"].dropna().unique())) if len(items) else "–",
-        "profile": ", ".join(sorted(items["profile"].dropna().unique())) if len(items) else "–",
-        "backends": ", ".join(sorted(items["backend"].dropna().unique())) or "–" if len(items) else "–",
-        "n_rows": int(len(items)),
-        "n_ok": int((items["status"] == "ok").sum()) if len(items) else 0,
-        "n_error": int((items["status"] == "error").sum()) if len(items) else 0,
-        "n_pending": int((items["status"] == "pending").sum()) if len(items) else 0,
-        "seed": seed,
-    }
-    return render_markdown(est, meta), to_json(est, meta)
+    est["comparison"] = compare_runs(runs, seed=seed) if runs and len(runs) > 1 else []
+    meta = _meta(items, seed, list(runs) if runs else ["this run"])
+    files = {"report.md": render_markdown(est, meta), "estimates.json": to_json(est, meta)}
+    if html:
+        from thinkgate.reports.html import render_html
+
+        files["report.html"] = render_html(est, items, meta, decoding_summary(est), ci_methods_summary(est))
+    return files
 
 
-__all__ = ["build_report", "estimate", "item_means", "judge_estimates", "render_markdown", "to_json"]
+__all__ = ["build_report", "compare_runs", "estimate", "item_means", "judge_estimates", "render_markdown",
+           "to_json"]

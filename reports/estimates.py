@@ -111,6 +111,8 @@ def estimate(df: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
             row.update(corpus_metrics(g))
         rows.append(row)
     paired = []
+    dom = df.groupby("suite")["domain"].first().to_dict()
+    ver = df.groupby("suite")["verifiable"].first().astype(bool).to_dict()
     for suite, m in means.groupby("suite", sort=True):
         wide = m.pivot(index="item_id", columns="mode", values="score")
         kmax = m.pivot(index="item_id", columns="mode", values="k")
@@ -122,8 +124,9 @@ def estimate(df: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
                 continue
             k1 = bool((kmax.loc[both.index, [a, b]] == 1).all().all())
             p = paired_difference(both[a].to_numpy(), both[b].to_numpy(), binary_k1=k1, seed=seed)
-            paired.append({"suite": suite, "a": a, "b": b, "n_items": p.n, "mean_a": p.mean_a,
-                           "mean_b": p.mean_b, "diff": p.diff, "se": p.se, "ci_low": p.ci_low,
-                           "ci_high": p.ci_high, "corr": p.corr, "p_value": p.p_value,
+            paired.append({"suite": suite, "domain": dom[suite], "verifiable": ver[suite], "a": a, "b": b, "n_items": p.n, "mean_a": p.mean_a,
+                           "mean_b": p.mean_b, "diff": p.diff, "se": p.se,
+                           # a difference of [0, 1] scores lies in [-1, 1]; a small-n t interval may not
+                           "ci_low": max(p.ci_low, -1.0), "ci_high": min(p.ci_high, 1.0), "corr": p.corr, "p_value": p.p_value,
                            "test": p.test, "discordant": p.discordant})
     return {"suites": rows, "paired": paired}

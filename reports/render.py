@@ -52,20 +52,32 @@ def _verdict(p: dict[str, Any]) -> str:
             f"(width {100 * width:.1f} pts; more items narrow it).")
 
 
-def render_markdown(estimates: dict[str, Any], meta: dict[str, Any]) -> str:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("thinkgate.reports", "templates"),
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    methods = sorted({r["ci_method"] for r in estimates["suites"]})
+def decoding_summary(estimates: dict[str, Any]) -> str:
+    """The decoding settings used, grouped: "T=0.6 top_p=0.95 max_tokens=128 (every suite and mode)"."""
     decoding: dict[str, list[str]] = {}
     for r in estimates["suites"]:
         decoding.setdefault(r["decoding"], []).append(f"{r['suite']}/{r['mode']}")
-    decoding_text = ("; ".join(f"{d} ({', '.join(where)})" for d, where in decoding.items())
-                     if len(decoding) > 1 else f"{next(iter(decoding), '–')} (every suite and mode)")
+    return ("; ".join(f"{d} ({', '.join(where)})" for d, where in decoding.items())
+            if len(decoding) > 1 else f"{next(iter(decoding), '–')} (every suite and mode)")
+
+
+def ci_methods_summary(estimates: dict[str, Any]) -> str:
+    methods = sorted({r["ci_method"] for r in estimates["suites"]})
+    return ", ".join({"t": "Student t on item means", "wilson": "Wilson, binary K=1"}.get(m, m)
+                     for m in methods) or "–"
+
+
+def render_markdown(estimates: dict[str, Any], meta: dict[str, Any]) -> str:
+    from thinkgate.reports.headline import headline
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("thinkgate.reports", "templates"),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     tests = sorted({p["test"] for p in estimates["paired"]})
     return env.get_template("report.md.j2").render(
         suites=estimates["suites"], paired=estimates["paired"], judge=estimates.get("judge", []), meta=meta,
-        ci_methods=", ".join({"t": "Student t on item means", "wilson": "Wilson, binary K=1"}.get(m, m)
-                             for m in methods) or "–", decoding=decoding_text,
+        comparison=estimates.get("comparison", []),
+        headline=headline(estimates["paired"], estimates.get("transfer")),
+        ci_methods=ci_methods_summary(estimates), decoding=decoding_summary(estimates),
         tests=", ".join(tests) or "–",
         pct=_pct, signed=_signed, num=_num, num2=_num2, pval=_pval, extras=_extras, verdict=_verdict)
 

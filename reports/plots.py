@@ -1,0 +1,105 @@
+"""Figures for the HTML report, as inline SVG strings (matplotlib, no external files).
+
+Each function takes plain rows (the dicts of `estimates.json`) or an items table and
+returns an `<svg>` element as text, ready to paste into a self-contained page.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from typing import Any, Sequence
+
+import pandas as pd
+
+WIDTH = 7.2  # inches: fits a 960 px page without sideways scrolling
+
+
+def _svg(fig: Any) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]  # drop the XML prolog and doctype
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)  # RDF block: URLs, a date
+    # Inline SVG in HTML needs no namespace declarations; dropping them keeps the page
+    # free of any URL at all (the HTML parser knows svg and xlink:href natively).
+    return text.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "").replace(
+        ' xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "thinkgate", "font.size": 9, "axes.spines.top": False,
+                         "axes.spines.right": False})
+    return plt
+
+
+def forest_plot(paired: Sequence[dict[str, Any]], contrasts: Sequence[dict[str, Any]] = ()) -> str:
+    """think − no_think per suite with 95% CIs, verifiable suites first; then contrasts
+    (rows with label, diff, ci_low, ci_high), e.g. the transfer contrast."""
+    plt = _plt()
+    rows = sorted(paired, key=lambda r: (not r.get("verifiable", False), r["suite"]))
+    labels = [f"{r['suite']} ({'verifiable' if r.get('verifiable') else 'not verifiable'})" for r in rows]
+    labels += [c["label"] for c in contrasts]
+    vals = [(r["diff"], r["ci_low"], r["ci_high"]) for r in rows]
+    vals += [(c["diff"], c["ci_low"], c["ci_high"]) for c in contrasts]
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.32 * len(vals) + 1.0))
+    for y, (d, lo, hi) in enumerate(vals):
+        colour = "#555" if y >= len(rows) else ("#1b7837" if lo > 0 else "#b2182b" if hi < 0 else "#4a6fa5")
+        if not any(math.isnan(v) for v in (lo, hi)):
+            ax.plot([100 * lo, 100 * hi], [y, y], color=colour, lw=2)
+        ax.plot([100 * d], [y], "o" if y < len(rows) else "D", color=colour)
+    ax.axvline(0, color="#999", lw=1, ls="--")
+    if contrasts and rows:
+        ax.axhline(len(rows) - 0.5, color="#ccc", lw=0.8)
+    ax.set_yticks(range(len(vals)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("think − no_think (points, 95% CI)")
+    return _svg(fig)
+
+
+def score_vs_tokens(suites: Sequence[dict[str, Any]]) -> str:
+    """Mean score against mean generated tokens per suite, one marker per mode, a line
+    joining the two modes of a suite (the inference-time scaling view)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
+    markers = {"think": "o", "no_think": "s", "default": "^"}
+    df = pd.DataFrame(suites)
+    if not df.empty:
+        df["tokens"] = df["mean_reasoning_tokens"].fillna(0) + df["mean_answer_tokens"].fillna(0)
+        for suite, g in df.groupby("suite"):
+            g = g.sort_values("tokens")
+            ax.plot(g["tokens"], 100 * g["mean"], color="#bbb", lw=1, zorder=1)
+            for _, r in g.iterrows():
+                ax.scatter(r["tokens"], 100 * r["mean"], marker=markers.get(r["mode"], "x"), zorder=2,
+                           color="#1b7837" if r["verifiable"] else "#4a6fa5")
+            ax.annotate(suite, (g["tokens"].iloc[-1], 100 * g["mean"].iloc[-1]), fontsize=7,
+                        xytext=(3, 2), textcoords="offset points")
+    for mode, m in markers.items():
+        ax.scatter([], [], marker=m, color="#666", label=mode)
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_xlabel("mean generated tokens per answer (reasoning + answer)")
+    ax.set_ylabel("mean score (%)")
+    return _svg(fig)
+
+
+def reasoning_tokens_by_domain(items: pd.DataFrame) -> str:
+    """Box plots of reasoning tokens per generation, per domain, think mode."""
+    plt = _plt()
+    think = items[(items["mode"] == "think") & items["finish_reason"].isin(["stop", "length"])]
+    domains = sorted(think["domain"].unique()) if len(think) else []
+    fig, ax = plt.subplots(figsize=(WIDTH, 2.8))
+    if domains:
+        ax.boxplot([think.loc[think["domain"] == d, "reasoning_tokens"].to_numpy() for d in domains],
+                   showfliers=True)
+        ax.set_xticks(range(1, len(domains) + 1), domains)
+    ax.set_ylabel("reasoning tokens (think mode)")
+    return _svg(fig)

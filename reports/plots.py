@@ -58,6 +58,8 @@ def forest_plot(paired: Sequence[dict[str, Any]], contrasts: Sequence[dict[str, 
             ax.plot([100 * lo, 100 * hi], [y, y], color=colour, lw=2)
         ax.plot([100 * d], [y], "o" if y < len(rows) else "D", color=colour)
     ax.axvline(0, color="#999", lw=1, ls="--")
+    lo_x, hi_x = ax.get_xlim()
+    ax.set_xlim(min(lo_x, -5), max(hi_x, 5))  # never a zoom into noise around 0
     if contrasts and rows:
         ax.axhline(len(rows) - 0.5, color="#ccc", lw=0.8)
     ax.set_yticks(range(len(vals)), labels)
@@ -88,6 +90,7 @@ def score_vs_tokens(suites: Sequence[dict[str, Any]]) -> str:
     ax.legend(frameon=False, fontsize=8)
     ax.set_xlabel("mean generated tokens per answer (reasoning + answer)")
     ax.set_ylabel("mean score (%)")
+    ax.set_ylim(-3, 103)
     return _svg(fig)
 
 

@@ -17,15 +17,26 @@ def _ci(r: dict[str, Any]) -> str:
     return f"{_pts(r['diff'])} pts [{_pts(r['ci_low'])}, {_pts(r['ci_high'])}]"
 
 
+def direction(r: dict[str, Any]) -> int:
+    """+1 / -1 when a difference is resolved (CI excludes 0 AND its test rejects at 5%),
+    else 0. Requiring both keeps a tiny-n t interval from calling a winner that the exact
+    or permutation test cannot see."""
+    lo, hi, p = r.get("ci_low"), r.get("ci_high"), r.get("p_value")
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return 0
+    if p is not None and not (p < 0.05):
+        return 0
+    return 1 if lo > 0 else -1 if hi < 0 else 0
+
+
 def headline(paired: Sequence[dict[str, Any]], transfer: dict[str, Any] | None = None) -> str:
     """One paragraph: e.g. "Thinking helps on gsm8k (+12.0 pts [+8.0, +16.0]); no detectable
     difference on 2 suites (flores_en_ms, quiz) at this sample size." """
     rows = [r for r in paired if r["a"] == "think" and r["b"] == "no_think"]
     if not rows:
         return "No suite has scored answers in both think and no_think mode yet, so nothing is compared."
-    known = [r for r in rows if not math.isnan(r["ci_low"] if r["ci_low"] is not None else math.nan)]
-    helps = [r for r in known if r["ci_low"] > 0]
-    hurts = [r for r in known if r["ci_high"] < 0]
+    helps = [r for r in rows if direction(r) > 0]
+    hurts = [r for r in rows if direction(r) < 0]
     unclear = [r for r in rows if r not in helps and r not in hurts]
     parts = []
     if helps:

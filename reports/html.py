@@ -8,7 +8,7 @@ import jinja2
 import pandas as pd
 
 from thinkgate.reports import plots
-from thinkgate.reports.headline import headline
+from thinkgate.reports.headline import direction, headline
 from thinkgate.reports.render import _extras, _pct, _pval, _signed
 
 
@@ -30,4 +30,4 @@ def render_html(estimates: dict[str, Any], items: pd.DataFrame, meta: dict[str, 
         has_adjusted=any("p_holm" in p for p in paired), decoding=decoding, ci_methods=ci_methods,
         forest=plots.forest_plot(think_rows, contrasts), scaling=plots.score_vs_tokens(estimates["suites"]),
         tokens=plots.reasoning_tokens_by_domain(items),
-        pct=_pct, signed=_signed, pval=_pval, extras=_extras)
+        pct=_pct, signed=_signed, pval=_pval, extras=_extras, direction=direction)

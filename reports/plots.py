@@ -49,11 +49,14 @@ def forest_plot(paired: Sequence[dict[str, Any]], contrasts: Sequence[dict[str, 
     rows = sorted(paired, key=lambda r: (not r.get("verifiable", False), r["suite"]))
     labels = [f"{r['suite']} ({'verifiable' if r.get('verifiable') else 'not verifiable'})" for r in rows]
     labels += [c["label"] for c in contrasts]
+    from thinkgate.reports.headline import direction
+
     vals = [(r["diff"], r["ci_low"], r["ci_high"]) for r in rows]
     vals += [(c["diff"], c["ci_low"], c["ci_high"]) for c in contrasts]
+    dirs = [direction(r) for r in rows] + [0] * len(contrasts)
     fig, ax = plt.subplots(figsize=(WIDTH, 0.32 * len(vals) + 1.0))
     for y, (d, lo, hi) in enumerate(vals):
-        colour = "#555" if y >= len(rows) else ("#1b7837" if lo > 0 else "#b2182b" if hi < 0 else "#4a6fa5")
+        colour = "#555" if y >= len(rows) else {1: "#1b7837", -1: "#b2182b"}.get(dirs[y], "#4a6fa5")
         if not any(math.isnan(v) for v in (lo, hi)):
             ax.plot([100 * lo, 100 * hi], [y, y], color=colour, lw=2)
         ax.plot([100 * d], [y], "o" if y < len(rows) else "D", color=colour)

@@ -37,13 +37,18 @@ def _extras(r: dict[str, Any]) -> str:
 
 
 def _verdict(p: dict[str, Any]) -> str:
+    from thinkgate.reports.headline import direction
+
     lo, hi = p["ci_low"], p["ci_high"]
-    if math.isnan(lo):
+    if lo is None or math.isnan(lo):
         return f"too few paired items ({p['n_items']}) for an interval."
-    if lo > 0:
-        return f"{p['a']} scores higher by {_signed(p['diff'])} (CI excludes 0)."
-    if hi < 0:
-        return f"{p['a']} scores lower by {_signed(p['diff'])} (CI excludes 0)."
+    if direction(p) > 0:
+        return f"{p['a']} scores higher by {_signed(p['diff'])} (CI excludes 0, p {_pval(p['p_value'])})."
+    if direction(p) < 0:
+        return f"{p['a']} scores lower by {_signed(p['diff'])} (CI excludes 0, p {_pval(p['p_value'])})."
+    if lo > 0 or hi < 0:
+        return (f"the t interval excludes 0 but the {p['test']} test does not reject (p {_pval(p['p_value'])}); "
+                f"with {p['n_items']} items, treat it as unresolved.")
     if p["se"] == 0 and p["diff"] == 0:
         return (f"every one of the {p['n_items']} items scored the same in both modes; "
                 "the data cannot separate them (more, or easier, items are needed).")

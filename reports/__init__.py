@@ -27,6 +27,17 @@ def _meta(items: pd.DataFrame, seed: int, runs: list[str]) -> dict[str, Any]:
             "seed": seed, "runs": ", ".join(runs)}
 
 
+def _run_gains(runs: dict[str, pd.DataFrame], seed: int) -> list[dict[str, Any]]:
+    """Each run's gain from thinking per domain group, relative to the first run."""
+    from thinkgate.reports.estimates import transfer_frame
+    from thinkgate.reports.transfer import run_gains
+
+    frames = {name: transfer_frame(item_means(df), df) for name, df in runs.items()}
+    if any(f.empty for f in frames.values()):
+        return []
+    return run_gains(frames, baseline=next(iter(frames)), seed=seed, n_resamples=2000).to_dict("records")
+
+
 def build_report(items: pd.DataFrame, seed: int = 0, judgments: pd.DataFrame | None = None,
                  runs: dict[str, pd.DataFrame] | None = None, html: bool = True) -> dict[str, str]:
     """{file name: text} for report.md, estimates.json and report.html.
@@ -37,6 +48,7 @@ def build_report(items: pd.DataFrame, seed: int = 0, judgments: pd.DataFrame | N
     est = estimate(items, seed=seed)
     est["judge"] = judge_estimates(judgments)
     est["comparison"] = compare_runs(runs, seed=seed) if runs and len(runs) > 1 else []
+    est["run_gains"] = _run_gains(runs, seed) if runs and len(runs) > 1 else []
     meta = _meta(items, seed, list(runs) if runs else ["this run"])
     files = {"report.md": render_markdown(est, meta), "estimates.json": to_json(est, meta)}
     if html:

@@ -13,32 +13,45 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from thinkgate.reports.stats import majority_correct, mean_ci, paired_difference, pass_at_k
+from thinkgate.reports.power import minimum_detectable_effect, n_for_effect, underpowered
+from thinkgate.reports.stats import adjust_pvalues, majority_correct, mean_ci, paired_difference, pass_at_k
+from thinkgate.reports.transfer import domain_deltas, transfer_gap
 
 PAIRS = (("think", "no_think"), ("default", "no_think"), ("think", "default"))
 
 
 def item_means(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per suite x mode x item: the mean score over its scored samples, and K."""
+    """One row per suite x mode x item: the mean score over its scored samples, K, and
+    the item's cluster (`group`, the item itself when the table has none)."""
     ok = df[df["status"] == "ok"]
+    if "group" not in ok:
+        ok = ok.assign(group=ok["item_id"])
     return (ok.groupby(["suite", "mode", "item_id"], sort=True)
-              .agg(score=("score", "mean"), k=("score", "size"))
+              .agg(score=("score", "mean"), k=("score", "size"), group=("group", "first"))
               .reset_index())
 
 
-def _suite_mode(rows: pd.DataFrame, means: pd.DataFrame) -> dict[str, Any]:
+def _clusters(groups: pd.Series) -> list | None:
+    """Cluster labels when items really share clusters (fewer clusters than items, at least 2)."""
+    g = groups.fillna("").astype(str).tolist()
+    c = len(set(g))
+    return g if 2 <= c < len(g) else None
+
+
+def _suite_mode(rows: pd.DataFrame, means: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
     ok = rows[rows["status"] == "ok"]
     gen = rows[rows["finish_reason"].isin(["stop", "length"])]
     k_values = means["k"].to_numpy()
     k = int(k_values.max()) if len(k_values) else 0
     binary = bool(ok["passed"].notna().all()) and len(ok) > 0
-    est = mean_ci(means["score"].to_numpy(), binary_k1=binary and k == 1, bounds=(0.0, 1.0))
+    est = mean_ci(means["score"].to_numpy(), binary_k1=binary and k == 1, bounds=(0.0, 1.0),
+                  method="auto", groups=_clusters(means["group"]), seed=seed)
     out: dict[str, Any] = {
         "suite": rows["suite"].iat[0], "domain": rows["domain"].iat[0],
         "verifiable": bool(rows["verifiable"].iat[0]), "mode": rows["mode"].iat[0],
         "n_items": est.n, "k": k, "k_min": int(k_values.min()) if len(k_values) else 0,
         "mean": est.mean, "se": est.se, "ci_low": est.ci_low, "ci_high": est.ci_high,
-        "ci_method": est.method,
+        "ci_method": est.method, "ci_reason": est.reason,
         "n_samples": int(len(ok)),
         "errors": int((rows["status"] == "error").sum()),
         "data_errors": int((rows["status"] == "data_error").sum()),
@@ -106,7 +119,7 @@ def estimate(df: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
     rows = []
     for (suite, mode), g in df.groupby(["suite", "mode"], sort=True):
         m = means[(means["suite"] == suite) & (means["mode"] == mode)]
-        row = _suite_mode(g, m)
+        row = _suite_mode(g, m, seed)
         if (g["scorer"] == "chrf++").any():
             row.update(corpus_metrics(g))
         rows.append(row)
@@ -123,10 +136,48 @@ def estimate(df: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
             if both.empty:
                 continue
             k1 = bool((kmax.loc[both.index, [a, b]] == 1).all().all())
-            p = paired_difference(both[a].to_numpy(), both[b].to_numpy(), binary_k1=k1, seed=seed)
+            groups = m[m["mode"] == a].set_index("item_id")["group"].reindex(both.index)
+            p = paired_difference(both[a].to_numpy(), both[b].to_numpy(), binary_k1=k1, seed=seed,
+                                  ci_method="auto", groups=_clusters(groups))
+            sd = p.se * math.sqrt(p.n) if p.n > 1 else math.nan
             paired.append({"suite": suite, "domain": dom[suite], "verifiable": ver[suite], "a": a, "b": b, "n_items": p.n, "mean_a": p.mean_a,
                            "mean_b": p.mean_b, "diff": p.diff, "se": p.se,
                            # a difference of [0, 1] scores lies in [-1, 1]; a small-n t interval may not
                            "ci_low": max(p.ci_low, -1.0), "ci_high": min(p.ci_high, 1.0), "corr": p.corr, "p_value": p.p_value,
-                           "test": p.test, "discordant": p.discordant})
-    return {"suites": rows, "paired": paired}
+                           "test": p.test, "ci_method": p.ci_method, "discordant": p.discordant,
+                           "mde_80": minimum_detectable_effect(sd, p.n) if p.n > 1 else math.nan,
+                           "n_for_5pts": n_for_effect(0.05, sd) if p.n > 1 and sd > 0 else None,
+                           "underpowered": bool(p.n > 1 and underpowered(sd, p.n, 0.05))})
+    holm, bh = adjust_pvalues([p["p_value"] for p in paired]) if paired else ([], [])
+    for p, h, b in zip(paired, holm, bh):
+        p["p_holm"], p["p_bh"] = float(h), float(b)
+    return {"suites": rows, "paired": paired, "transfer": transfer(means, df, seed)}
+
+
+def transfer_frame(means: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
+    """Per item d = think - no_think (item means), with domain and verifiable."""
+    wide = means.pivot_table(index=["suite", "item_id"], columns="mode", values="score")
+    if "think" not in wide or "no_think" not in wide:
+        return pd.DataFrame(columns=["domain", "verifiable", "item_id", "d"])
+    d = (wide["think"] - wide["no_think"]).dropna().rename("d").reset_index()
+    info = df.groupby("suite").agg(domain=("domain", "first"), verifiable=("verifiable", "first"))
+    d = d.join(info, on="suite")
+    d["item_id"] = d["suite"] + "::" + d["item_id"]
+    return d[["domain", "verifiable", "item_id", "d"]]
+
+
+def _est(e: Any) -> dict[str, Any]:
+    return {"n": e.n, "diff": e.mean, "se": e.se, "ci_low": e.ci_low, "ci_high": e.ci_high, "method": e.method}
+
+
+def transfer(means: pd.DataFrame, df: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
+    """Delta per domain, Delta over verifiable vs non-verifiable domains, and their gap."""
+    frame = transfer_frame(means, df)
+    if frame.empty:
+        return {}
+    out: dict[str, Any] = {"domains": domain_deltas(frame, seed=seed).to_dict("records")}
+    if frame["verifiable"].nunique() == 2:
+        gap = transfer_gap(frame, seed=seed, n_resamples=2000)
+        out.update(verifiable=_est(gap.verifiable), non_verifiable=_est(gap.non_verifiable),
+                   contrast=_est(gap.gap))
+    return out

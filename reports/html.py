@@ -9,7 +9,7 @@ import pandas as pd
 
 from thinkgate.reports import plots
 from thinkgate.reports.headline import direction, headline
-from thinkgate.reports.render import _extras, _pct, _pval, _signed
+from thinkgate.reports.render import _extras, _pct, _pts, _pval, _signed
 
 
 def render_html(estimates: dict[str, Any], items: pd.DataFrame, meta: dict[str, Any],
@@ -26,8 +26,9 @@ def render_html(estimates: dict[str, Any], items: pd.DataFrame, meta: dict[str, 
     think_rows = [p for p in paired if p["a"] == "think" and p["b"] == "no_think"]
     return env.get_template("report.html.j2").render(
         meta=meta, headline=headline(paired, transfer), paired=paired, suites=estimates["suites"],
-        judge=estimates.get("judge", []), comparison=estimates.get("comparison", []), transfer=transfer,
+        judge=estimates.get("judge", []), comparison=estimates.get("comparison", []), transfer=transfer or {},
+        run_gains=estimates.get("run_gains", []),
         has_adjusted=any("p_holm" in p for p in paired), decoding=decoding, ci_methods=ci_methods,
         forest=plots.forest_plot(think_rows, contrasts), scaling=plots.score_vs_tokens(estimates["suites"]),
         tokens=plots.reasoning_tokens_by_domain(items),
-        pct=_pct, signed=_signed, pval=_pval, extras=_extras, direction=direction)
+        pct=_pct, signed=_signed, pts=_pts, pval=_pval, extras=_extras, direction=direction)

@@ -17,6 +17,10 @@ def _signed(x: float) -> str:
     return "–" if x is None or math.isnan(x) else f"{100 * x:+.1f} pts"
 
 
+def _pts(x: float) -> str:
+    return "–" if x is None or math.isnan(x) else f"{100 * x:.1f} pts"
+
+
 def _num(x: float) -> str:
     return "–" if x is None or math.isnan(x) else f"{x:.0f}"
 
@@ -47,12 +51,16 @@ def _verdict(p: dict[str, Any]) -> str:
     if direction(p) < 0:
         return f"{p['a']} scores lower by {_signed(p['diff'])} (CI excludes 0, p {_pval(p['p_value'])})."
     if lo > 0 or hi < 0:
-        return (f"the t interval excludes 0 but the {p['test']} test does not reject (p {_pval(p['p_value'])}); "
+        return (f"the interval excludes 0 but the {p['test']} test does not reject (p {_pval(p['p_value'])}); "
                 f"with {p['n_items']} items, treat it as unresolved.")
     if p["se"] == 0 and p["diff"] == 0:
         return (f"every one of the {p['n_items']} items scored the same in both modes; "
                 "the data cannot separate them (more, or easier, items are needed).")
     width = hi - lo
+    if p.get("underpowered"):
+        return (f"no detectable difference, and this n is underpowered: with {p['n_items']} items only "
+                f"differences of at least {_pts(p['mde_80'])} are detected with 80% power; about "
+                f"{p['n_for_5pts']} items would detect 5 points.")
     return (f"no detectable difference: the CI [{_signed(lo)}, {_signed(hi)}] includes 0 "
             f"(width {100 * width:.1f} pts; more items narrow it).")
 
@@ -68,8 +76,8 @@ def decoding_summary(estimates: dict[str, Any]) -> str:
 
 def ci_methods_summary(estimates: dict[str, Any]) -> str:
     methods = sorted({r["ci_method"] for r in estimates["suites"]})
-    return ", ".join({"t": "Student t on item means", "wilson": "Wilson, binary K=1"}.get(m, m)
-                     for m in methods) or "–"
+    names = {"t": "Student t on item means", "wilson": "Wilson (binary, K=1)", "bca": "BCa bootstrap (small n or skewed)"}
+    return ", ".join(names.get(m, m) for m in methods) or "–"
 
 
 def render_markdown(estimates: dict[str, Any], meta: dict[str, Any]) -> str:
@@ -80,11 +88,12 @@ def render_markdown(estimates: dict[str, Any], meta: dict[str, Any]) -> str:
     tests = sorted({p["test"] for p in estimates["paired"]})
     return env.get_template("report.md.j2").render(
         suites=estimates["suites"], paired=estimates["paired"], judge=estimates.get("judge", []), meta=meta,
-        comparison=estimates.get("comparison", []),
+        comparison=estimates.get("comparison", []), transfer=estimates.get("transfer") or {},
+        run_gains=estimates.get("run_gains", []),
         headline=headline(estimates["paired"], estimates.get("transfer")),
         ci_methods=ci_methods_summary(estimates), decoding=decoding_summary(estimates),
         tests=", ".join(tests) or "–",
-        pct=_pct, signed=_signed, num=_num, num2=_num2, pval=_pval, extras=_extras, verdict=_verdict)
+        pct=_pct, signed=_signed, pts=_pts, num=_num, num2=_num2, pval=_pval, extras=_extras, verdict=_verdict)
 
 
 def to_json(estimates: dict[str, Any], meta: dict[str, Any]) -> str:

@@ -67,7 +67,9 @@ def test_html_has_figures_tables_and_sections(files):
     c.feed(files["report.html"])
     assert c.tags.get("svg", 0) >= 3 and c.tags.get("table", 0) >= 3
     for section in ("Think − no_think per suite", "Scores per suite and mode", "Score against tokens",
-                    "How long does it think?", "Runs compared", "Methods"):
+                    "How long does it think?", "Runs compared", "Methods",
+                    "Transfer: does thinking pay off beyond verifiable domains?",
+                    "Gain from thinking per domain group, against the baseline run"):
         assert section in c.h2
 
 

@@ -4,6 +4,7 @@ import math
 from itertools import combinations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -107,3 +108,209 @@ def test_all_items_at_the_bound_do_not_give_a_zero_width_interval():
 def test_t_interval_is_clipped_to_the_metric_range():
     e = mean_ci([0.0, 0.9], bounds=(0.0, 1.0))
     assert e.method == "t (clipped to range)" and e.ci_low == 0.0 and e.ci_high == 1.0
+
+
+# ---------------------------------------------------------------- interval choice (issue 4)
+
+from thinkgate.reports.power import (diff_variance, minimum_detectable_effect, n_for_effect,  # noqa: E402
+                                     power_of, underpowered, variance_components)
+from thinkgate.reports.stats import (adjust_pvalues, bca_interval, choose_interval,  # noqa: E402
+                                     clustered_se, sign_flip_test)
+
+
+def test_choose_interval_records_what_and_why():
+    rng = np.random.default_rng(0)
+    assert choose_interval([1, 0, 1], binary_k1=True)[0] == "wilson"
+    method, why = choose_interval(rng.random(12))
+    assert method == "bca" and "n=12 < 30" in why
+    assert choose_interval(rng.random(40))[0] == "t"
+    skewed = np.r_[np.zeros(90), np.ones(5), [0.5] * 5]  # hard suite: most items at 0
+    method, why = choose_interval(skewed)
+    assert method == "bca" and "skewness" in why
+    assert choose_interval(rng.random(12), n_small=10)[0] == "t"
+
+
+def test_mean_ci_auto_uses_the_choice_and_stays_in_the_data_range():
+    x = [0.0, 0.25, 0.25, 0.5, 1.0, 0.0, 0.0, 0.75]
+    e = mean_ci(x, method="auto", bounds=(0.0, 1.0), seed=3)
+    assert e.method == "bca" and e.reason.startswith("n=8 < 30")
+    assert 0.0 <= e.ci_low < e.mean < e.ci_high <= 1.0
+    assert e == mean_ci(x, method="auto", bounds=(0.0, 1.0), seed=3)  # seeded: reproducible
+    assert mean_ci([1, 0, 1, 1], binary_k1=True, method="auto").method == "wilson"
+    assert mean_ci(np.linspace(0, 1, 50), method="auto").method == "t"
+
+
+def test_bca_of_equal_values_is_a_point_and_unknown_methods_are_refused():
+    e = mean_ci([0.5] * 6, method="bca")
+    assert e.method == "t" and e.ci_low == e.ci_high == 0.5
+    assert mean_ci([0.0] * 6, method="auto").method == "wilson (all items at the bound)"
+    with pytest.raises(ValueError, match="'t', 'bca' or 'auto'"):
+        mean_ci([0.1, 0.2], method="wald")
+
+
+def test_bca_interval_is_vectorized_over_datasets():
+    x = np.random.default_rng(1).random((3, 20))
+    lo, hi, se = bca_interval(x, seed=2, n_resamples=500)
+    assert lo.shape == hi.shape == se.shape == (3,)
+    assert np.all(lo < x.mean(axis=1)) and np.all(x.mean(axis=1) < hi)
+
+
+def test_clustered_se_formula_batches_and_mean_ci_option():
+    x = np.array([0.2, 0.4, 0.9, 1.0, 0.1, 0.3])
+    g = ["a", "a", "b", "b", "c", "c"]
+    resid = x - x.mean()
+    sums = np.array([resid[:2].sum(), resid[2:4].sum(), resid[4:].sum()])
+    expected = math.sqrt((sums ** 2).sum()) / 6 * math.sqrt(3 / 2)
+    assert clustered_se(x, g) == pytest.approx(expected)
+    assert clustered_se(np.stack([x, x[::-1]]), g)[0] == pytest.approx(expected)
+    e = mean_ci(x, groups=g)
+    half = stats.t.ppf(0.975, 2) * expected
+    assert e.method == "clustered t" and e.ci_high == pytest.approx(x.mean() + half)
+    assert math.isnan(clustered_se(x, ["a"] * 6))
+    with pytest.raises(ValueError, match="one label per item"):
+        clustered_se(x, ["a", "b"])
+
+
+def test_paired_bca_and_auto_and_identical_runs():
+    rng = np.random.default_rng(4)
+    a = rng.random(20)
+    b = np.clip(a - 0.1 + rng.normal(0, 0.1, 20), 0, 1)
+    p = paired_difference(a, b, ci_method="bca", seed=5)
+    lo, hi, _ = bca_interval(a - b, seed=5)
+    assert p.ci_method == "bca"
+    assert p.ci_low == pytest.approx(float(lo)) and p.ci_high == pytest.approx(float(hi))
+    assert paired_difference(a, b, ci_method="auto").ci_method == "bca"  # n = 20 < 30
+    assert paired_difference(a, b).ci_method == "t"
+    same = paired_difference(a, a, ci_method="bca")
+    assert same.diff == same.ci_low == same.ci_high == 0.0 and same.p_value == 1.0
+    g = np.repeat(np.arange(5), 4)
+    pc = paired_difference(a, b, groups=g)
+    assert pc.ci_method == "clustered t" and pc.se == pytest.approx(clustered_se(a - b, g))
+
+
+def test_sign_flip_is_seeded_and_vectorized():
+    d = np.random.default_rng(6).normal(0.2, 1, (4, 40))
+    p = sign_flip_test(d, seed=1, n_resamples=999)
+    assert p.shape == (4,)
+    assert np.array_equal(p, sign_flip_test(d, seed=1, n_resamples=999))
+    assert float(p[0]) == pytest.approx(float(sign_flip_test(d[0], seed=1, n_resamples=999)), abs=0.03)
+
+
+def test_adjust_pvalues_edge_cases():
+    holm, bh = adjust_pvalues([])
+    assert holm.size == bh.size == 0
+    holm, bh = adjust_pvalues([math.nan, 0.01])
+    assert math.isnan(holm[0]) and holm[1] == pytest.approx(0.01) and bh[1] == pytest.approx(0.01)
+    holm, bh = adjust_pvalues([0.01, 0.02, 0.03, 0.04])
+    assert np.all(bh <= holm + 1e-12)  # FDR control is never stricter than family-wise
+
+
+# ---------------------------------------------------------------------------------- power
+
+def test_power_formulas_are_consistent():
+    sd, n = 0.25, 200
+    mde = minimum_detectable_effect(sd, n)
+    assert n_for_effect(mde, sd) in (n, n + 1)
+    assert power_of(mde, sd, n) == pytest.approx(0.8, abs=1e-6)
+    assert underpowered(sd, n, mde * 0.9) and not underpowered(sd, n, mde * 1.1)
+    assert minimum_detectable_effect(sd, 4 * n) == pytest.approx(mde / 2)
+    with pytest.raises(ValueError, match="non-zero"):
+        n_for_effect(0.0, sd)
+
+
+def test_variance_components_recover_the_simulated_design():
+    rng = np.random.default_rng(7)
+    n, ka, kb = 4000, 4, 2
+    p = rng.beta(1, 1, n)
+    q = np.clip(p + rng.normal(0.05, 0.1, n), 0, 1)  # item-level differences: omega^2 > 0
+    a = (rng.random((n, ka)) < p[:, None]).astype(float)
+    b = (rng.random((n, kb)) < q[:, None]).astype(float)
+    c = variance_components(a, b)
+    assert c["k_a"] == 4 and c["k_b"] == 2
+    assert c["var_a"] == pytest.approx(np.mean(p * (1 - p)), rel=0.05)
+    assert c["var_d"] == pytest.approx(diff_variance(c["omega2"], c["var_a"], ka, c["var_b"], kb))
+    assert 0 < c["omega2"] < c["var_d"]
+    a[0, 1:] = np.nan  # ragged K: harmonic mean of the counts
+    assert variance_components(a, b)["k_a"] == pytest.approx(n / (1 + (n - 1) / 4))
+    k1 = variance_components(a, b[:, :1])  # K = 1: within-item variance not identifiable
+    assert math.isnan(k1["var_b"]) and math.isnan(k1["omega2"]) and k1["var_d"] > 0
+
+
+# ------------------------------------------------------------------------------- transfer
+
+def _transfer_frame(rng, spec, prefix=""):
+    rows = [(dom, ver, f"{prefix}{dom}/{i}", float(np.clip(rng.normal(mu, 0.3), -1, 1)))
+            for dom, ver, n, mu in spec for i in range(n)]
+    return pd.DataFrame(rows, columns=["domain", "verifiable", "item_id", "d"])
+
+
+SPEC = [("math", True, 200, 0.2), ("code", True, 20, 0.0), ("summary", False, 60, 0.05),
+        ("writing", False, 40, -0.05)]
+
+
+def test_transfer_uses_the_mean_of_domain_means():
+    from thinkgate.reports.transfer import domain_deltas, transfer_gap
+
+    df = _transfer_frame(np.random.default_rng(8), SPEC)
+    per = domain_deltas(df).set_index("domain")
+    assert list(per.columns) == ["verifiable", "n_items", "delta", "se", "ci_low", "ci_high", "ci_method"]
+    assert per.loc["code", "ci_method"] == "bca" and per.loc["math", "ci_method"] in ("t", "bca")
+    g = transfer_gap(df, n_resamples=2000)
+    ver = per.loc[["math", "code"], "delta"].mean()  # not pooled: code counts as much as math
+    non = per.loc[["summary", "writing"], "delta"].mean()
+    assert g.verifiable.mean == pytest.approx(ver) and g.non_verifiable.mean == pytest.approx(non)
+    assert g.gap.mean == pytest.approx(ver - non)
+    assert g.gap.ci_low < g.gap.mean < g.gap.ci_high and g.gap.method == "stratified bootstrap BCa"
+    assert g == transfer_gap(df, n_resamples=2000)  # seeded
+    assert g.gap != transfer_gap(df, n_resamples=2000, seed=1).gap
+
+
+def test_transfer_edge_cases_and_input_errors():
+    from thinkgate.reports.transfer import transfer_gap
+
+    rng = np.random.default_rng(9)
+    only_ver = _transfer_frame(rng, SPEC[:2])
+    g = transfer_gap(only_ver, n_resamples=500)
+    assert math.isnan(g.gap.mean) and g.gap.method == "none"
+    tiny = pd.concat([only_ver, _transfer_frame(rng, [("longtail", False, 1, 0.1)])])
+    g = transfer_gap(tiny, n_resamples=500)  # a one-item domain: a constant, no interval of its own
+    assert g.non_verifiable.method.startswith("none") and math.isnan(g.non_verifiable.ci_low)
+    assert "one-item" in g.gap.method and g.gap.ci_low < g.gap.mean < g.gap.ci_high
+    flat = only_ver.assign(d=0.0)  # no variation at all: BCa impossible, percentile is a point
+    g = transfer_gap(flat, n_resamples=500).verifiable
+    assert "percentile" in g.method and g.ci_low == g.ci_high == 0.0
+    from thinkgate.reports.transfer import domain_deltas
+
+    per = domain_deltas(flat)  # d = 0 everywhere is no bound: no Wilson fallback here
+    assert (per["ci_method"] == "t (no variation in d)").all() and (per["ci_high"] == 0).all()
+    with pytest.raises(ValueError, match="lacks columns"):
+        transfer_gap(only_ver.drop(columns="verifiable"))
+    with pytest.raises(ValueError, match="twice"):
+        transfer_gap(pd.concat([only_ver, only_ver.iloc[:1]]))
+    mixed = only_ver.copy()
+    mixed.loc[mixed.index[0], "verifiable"] = False
+    with pytest.raises(ValueError, match="both verifiable and not"):
+        transfer_gap(mixed)
+
+
+def test_run_gains_pairs_items_only_when_ids_match():
+    from thinkgate.reports.transfer import run_gains
+
+    rng = np.random.default_rng(10)
+    base = _transfer_frame(rng, SPEC)
+    shift = np.where(base["verifiable"], 0.1, 0.02) + rng.normal(0, 0.1, len(base))
+    rl = base.assign(d=np.clip(base["d"] + shift, -1, 1))
+    partial = rl[~((rl["domain"] == "math") & (rl["item_id"].str.endswith("7")))]
+    out = run_gains({"base": base, "rl": rl, "partial": partial}, "base", n_resamples=1000)
+    assert len(out) == 6
+    row = out[(out["run"] == "rl") & (out["group"] == "verifiable")].iloc[0]
+    assert row["paired"] == "all" and row["gain"] == pytest.approx(row["delta_run"] - row["delta_baseline"])
+    assert row["ci_low"] < row["gain"] < row["ci_high"]
+    part = out[out["run"] == "partial"].set_index("group")["paired"]
+    assert part["verifiable"] == "some" and part["non_verifiable"] == "all"
+    # paired resampling is tighter than treating the same items as independent samples
+    renamed = rl.assign(item_id="x" + rl["item_id"])
+    unpaired = run_gains({"base": base, "rl": renamed}, "base", n_resamples=1000)
+    assert unpaired["paired"].iat[0] == "none" and unpaired["se"].iat[0] > row["se"]
+    with pytest.raises(ValueError, match="not among the runs"):
+        run_gains({"rl": rl}, "base")

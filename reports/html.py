@@ -31,4 +31,4 @@ def render_html(estimates: dict[str, Any], items: pd.DataFrame, meta: dict[str, 
         has_adjusted=any("p_holm" in p for p in paired), decoding=decoding, ci_methods=ci_methods,
         forest=plots.forest_plot(think_rows, contrasts), scaling=plots.score_vs_tokens(estimates["suites"]),
         tokens=plots.reasoning_tokens_by_domain(items),
-        pct=_pct, signed=_signed, pts=_pts, pval=_pval, extras=_extras, direction=direction)
+        pct=_pct, signed=lambda x: _signed(x).replace(" pts", ""), pts=_pts, pval=_pval, extras=_extras, direction=direction)

@@ -191,7 +191,7 @@ class Store:
         """The items table: one row per request, generation and score joined (columns: README, "Reading the report")."""
         q = """SELECT r.model, r.model_revision, r.profile, r.suite, r.domain, r.verifiable,
                       r.grp AS "group", r.item_id, r.mode, r.sample, r.key, r.prompt, r.prefill,
-                      r.reference, r.sampling, g.backend, g.reasoning, g.answer, g.think_state, g.think_blocks,
+                      r.messages, r.reference, r.sampling, g.backend, g.reasoning, g.answer, g.think_state, g.think_blocks,
                       g.finish_reason, g.prompt_tokens, g.completion_tokens, g.reasoning_tokens,
                       g.answer_tokens, g.latency_s, g.error, s.scorer, s.value AS score,
                       s.passed, s.status AS score_status, s.detail

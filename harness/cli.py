@@ -13,6 +13,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 DEMO_OUT = "runs/demo"
 
+router_app = typer.Typer(no_args_is_help=True, help="Train, evaluate and serve the think/no-think router.")
+app.add_typer(router_app, name="router")
+
 
 def _echo_result(res, out: Path) -> None:
     typer.echo(f"{res.planned} requests: {res.generated} generated now"
@@ -188,6 +191,30 @@ def prepare_model(force: bool = typer.Option(False, help="Convert again even if 
     from thinkgate.harness.models import prepare_default_model
 
     typer.echo(f"embedded default model: {prepare_default_model(force=force)}")
+
+
+@router_app.command("serve")
+def router_serve(
+    router: Path = typer.Option(..., help="A router saved by `thinkgate router train`."),
+    upstream: str = typer.Option(..., help="OpenAI-compatible server to forward to, e.g. http://127.0.0.1:8000/v1."),
+    profile: str = typer.Option("generic", help="How the upstream model switches thinking (`thinkgate profiles`)."),
+    threshold: Optional[float] = typer.Option(None, help="Think when the router's score is at least this (default: the router's own)."),
+    host: str = typer.Option("127.0.0.1", help="Bind address (loopback unless you mean it)."),
+    port: int = typer.Option(8090, help="Port."),
+    api_key_env: Optional[str] = typer.Option(None, help="Name of an environment variable holding the upstream's API key."),
+    model: Optional[str] = typer.Option(None, help="Model name to send upstream (default: the client's)."),
+    timeout: float = typer.Option(600.0, help="Upstream timeout in seconds."),
+) -> None:
+    """An OpenAI-compatible proxy that decides per request whether the model thinks."""
+    from thinkgate.harness.errors import UserError
+    from thinkgate.harness.profiles import get_profile
+    from thinkgate.harness.proxy import ProxyConfig, serve
+
+    get_profile(profile)
+    if not router.is_file():
+        raise UserError(f"router file {router} not found; train one with `thinkgate router train RUN --out {router}`")
+    serve(ProxyConfig(upstream=upstream, profile=profile, router_path=str(router), threshold=threshold,
+                      timeout=timeout, api_key_env=api_key_env, model=model), host=host, port=port)
 
 
 def main() -> None:

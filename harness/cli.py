@@ -193,6 +193,82 @@ def prepare_model(force: bool = typer.Option(False, help="Convert again even if 
     typer.echo(f"embedded default model: {prepare_default_model(force=force)}")
 
 
+def _items_of(run_dirs: list[Path]):
+    import pandas as pd
+
+    from thinkgate.harness.errors import UserError
+    from thinkgate.harness.store import DB_NAME, Store
+
+    tables = []
+    for d in run_dirs:
+        if not (d / DB_NAME).is_file():
+            raise UserError(f"{d} holds no run ({DB_NAME} missing); pass the --out of a `thinkgate eval` run "
+                            "made with --modes think,no_think")
+        store = Store(d)
+        tables.append(store.items())
+        store.close()
+    return pd.concat(tables, ignore_index=True)
+
+
+@router_app.command("train")
+def router_train(
+    run_dirs: list[Path] = typer.Argument(..., help="Runs with both think and no_think answers for the same items."),
+    out: Path = typer.Option(Path("router"), help="Where to save the router (router.joblib + router.json)."),
+    lam: float = typer.Option(0.0, "--lambda", help="Token price: utility = Δscore − λ·Δtokens/T (0: think iff it scores higher)."),
+    scale: float = typer.Option(1000.0, "--token-scale", help="T, tokens per unit of λ."),
+    features: str = typer.Option("auto", help="tfidf, minilm, hand, or a '+' combination; auto: the best in grouped CV."),
+    model: str = typer.Option("logreg", help="logreg (calibrated logistic regression) or gbdt (gradient boosting)."),
+    seed: int = typer.Option(0, help="Seed for CV splits and bootstraps."),
+) -> None:
+    """Train a think/no-think router on paired runs; cross-validated metrics are saved with it."""
+    from thinkgate.harness.errors import UserError
+    from thinkgate.router import build_dataset, save_router, train_router
+
+    try:
+        ds = build_dataset(_items_of(run_dirs), lam=lam, T=scale)
+        router = train_router(ds, features=features, model=model, seed=seed)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    path = save_router(router, out)
+    m = router.meta
+    typer.echo(f"router: {path} (features {m.get('features')}, model {m.get('model')}, {m.get('n_items')} items, "
+               f"thinking pays on {m.get('n_positive')}; threshold {router.threshold:.4g})")
+
+
+@router_app.command("eval")
+def router_eval(
+    router_path: Path = typer.Argument(..., help="A saved router."),
+    run_dir: Path = typer.Argument(..., help="A run with both modes to evaluate it on (ideally not a training run)."),
+    seed: int = typer.Option(0, help="Bootstrap seed."),
+    n_boot: int = typer.Option(1000, help="Bootstrap resamples for the CIs."),
+    loo: bool = typer.Option(True, help="Also leave-one-domain-out: retrain on five domains, decide on the sixth."),
+) -> None:
+    """RouteLLM-style evaluation (AUC, APGR, CPT with CIs, baselines) written into the run's report."""
+    import json
+
+    from thinkgate.harness.errors import UserError
+    from thinkgate.harness.report_io import write_outputs
+    from thinkgate.harness.store import Store
+    from thinkgate.router import build_dataset, evaluate_router, leave_one_domain_out, load_router
+
+    try:
+        router = load_router(router_path)
+        ds = build_dataset(_items_of([run_dir]), lam=router.meta.get("lam", 0.0), T=router.meta.get("T", 1000.0))
+        result = evaluate_router(router, ds, seed=seed, n_boot=n_boot)
+        if loo:
+            result["leave_one_domain_out"] = leave_one_domain_out(
+                ds, features=router.meta.get("features", "tfidf+hand"), model=router.meta.get("model", "logreg"),
+                seed=seed)
+    except (ValueError, FileNotFoundError) as e:
+        raise UserError(str(e)) from None
+    result["router_path"] = str(router_path)
+    (run_dir / "router_eval.json").write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
+    store = Store(run_dir)
+    write_outputs(store)
+    store.close()
+    typer.echo(f"router evaluation: {run_dir / 'router_eval.json'}; report: {run_dir / 'report.html'}")
+
+
 @router_app.command("serve")
 def router_serve(
     router: Path = typer.Option(..., help="A router saved by `thinkgate router train`."),

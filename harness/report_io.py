@@ -27,7 +27,13 @@ def write_outputs(store: Store, out: Path | None = None, others: Sequence[Store]
         runs = {_name(store): items}
         for other in others:
             runs[_name(other, taken=runs)] = other.items()
-    for name, text in build_report(items, seed=seed, judgments=judgments, runs=runs).items():
+    router_eval = None
+    if (store.dir / "router_eval.json").is_file():
+        import json
+
+        router_eval = json.loads((store.dir / "router_eval.json").read_text(encoding="utf-8"))
+    for name, text in build_report(items, seed=seed, judgments=judgments, runs=runs,
+                                   router_eval=router_eval).items():
         (out / name).write_text(text, encoding="utf-8")
     return out / "report.md"
 

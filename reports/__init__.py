@@ -39,7 +39,8 @@ def _run_gains(runs: dict[str, pd.DataFrame], seed: int) -> list[dict[str, Any]]
 
 
 def build_report(items: pd.DataFrame, seed: int = 0, judgments: pd.DataFrame | None = None,
-                 runs: dict[str, pd.DataFrame] | None = None, html: bool = True) -> dict[str, str]:
+                 runs: dict[str, pd.DataFrame] | None = None, html: bool = True,
+                 router_eval: dict[str, Any] | None = None) -> dict[str, str]:
     """{file name: text} for report.md, estimates.json and report.html.
 
     `items` is the main run; `runs` (name -> items table, the main run first) adds a
@@ -49,6 +50,7 @@ def build_report(items: pd.DataFrame, seed: int = 0, judgments: pd.DataFrame | N
     est["judge"] = judge_estimates(judgments)
     est["comparison"] = compare_runs(runs, seed=seed) if runs and len(runs) > 1 else []
     est["run_gains"] = _run_gains(runs, seed) if runs and len(runs) > 1 else []
+    est["router"] = router_eval or {}  # written by `thinkgate router eval` (thinkgate.router)
     meta = _meta(items, seed, list(runs) if runs else ["this run"])
     files = {"report.md": render_markdown(est, meta), "estimates.json": to_json(est, meta)}
     if html:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from thinkgate.reports import plots
 from thinkgate.reports.headline import direction, headline
-from thinkgate.reports.render import _extras, _pct, _pts, _pval, _signed
+from thinkgate.reports.render import _extras, _num2, _pct, _pts, _pval, _signed
 
 
 def render_html(estimates: dict[str, Any], items: pd.DataFrame, meta: dict[str, Any],
@@ -27,8 +27,9 @@ def render_html(estimates: dict[str, Any], items: pd.DataFrame, meta: dict[str, 
     return env.get_template("report.html.j2").render(
         meta=meta, headline=headline(paired, transfer), paired=paired, suites=estimates["suites"],
         judge=estimates.get("judge", []), comparison=estimates.get("comparison", []), transfer=transfer or {},
-        run_gains=estimates.get("run_gains", []),
+        run_gains=estimates.get("run_gains", []), router=estimates.get("router") or {},
+        routing=plots.routing_curve(estimates["router"]) if estimates.get("router") else "",
         has_adjusted=any("p_holm" in p for p in paired), decoding=decoding, ci_methods=ci_methods,
         forest=plots.forest_plot(think_rows, contrasts), scaling=plots.score_vs_tokens(estimates["suites"]),
         tokens=plots.reasoning_tokens_by_domain(items),
-        pct=_pct, signed=lambda x: _signed(x).replace(" pts", ""), pts=_pts, pval=_pval, extras=_extras, direction=direction)
+        pct=_pct, signed=lambda x: _signed(x).replace(" pts", ""), pts=_pts, pval=_pval, num2=_num2, extras=_extras, direction=direction)

@@ -109,3 +109,30 @@ def reasoning_tokens_by_domain(items: pd.DataFrame) -> str:
         ax.set_xticks(range(1, len(domains) + 1), domains)
     ax.set_ylabel("reasoning tokens (think mode)")
     return _svg(fig)
+
+
+def routing_curve(ev: dict[str, Any]) -> str:
+    """The router's cost–quality curve: mean score against think rate, with the
+    never-think, always-think and oracle points and the random (straight) line."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.2))
+    curve = ev.get("curve") or []
+    if curve:
+        ax.plot([c["think_rate"] for c in curve], [100 * c["mean_score"] for c in curve], "-",
+                color="#4a6fa5", label="router (threshold sweep)")
+    never, always = ev.get("never", {}), ev.get("always", {})
+    if never and always:
+        ax.plot([0, 1], [100 * never["mean_score"], 100 * always["mean_score"]], ls="--", color="#999",
+                label="random at the same rate")
+    oracle = ev.get("oracle", {})
+    if oracle.get("think_rate") is not None:
+        ax.scatter([oracle["think_rate"]], [100 * oracle["mean_score"]], marker="*", s=90, color="#1b7837",
+                   label="oracle", zorder=3)
+    at = (ev.get("router") or {}).get("at_threshold") or {}
+    if at:
+        ax.scatter([at["think_rate"]], [100 * at["mean_score"]], marker="o", color="#b2182b",
+                   label="router at its threshold", zorder=3)
+    ax.set_xlabel("think rate")
+    ax.set_ylabel("mean score (%)")
+    ax.legend(frameon=False, fontsize=8)
+    return _svg(fig)

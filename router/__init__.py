@@ -1,5 +1,44 @@
-"""thinkgate.router: WHEN to think next time (router dataset, features, model, evaluation).
+"""thinkgate.router: WHEN to think next time.
 
-Reserved for the router issue; it will be a pure function of the items table, like
-`thinkgate.reports`, and never import `thinkgate.harness`.
+A pure function of items tables (pandas), like `thinkgate.reports`; it never imports
+`thinkgate.harness`, never opens a store and never calls a model.
+
+    from thinkgate.router import build_dataset, train_router, evaluate_router, save_router
+    ds = build_dataset(items, lam=0.0, T=1000)       # one row per item, both modes
+    router = train_router(ds, features="auto", model="logreg", seed=0)
+    report = evaluate_router(router, other_ds, seed=0, n_boot=1000)   # AUC, APGR, CPT, CIs
+    save_router(router, "routers/r1")                 # router.joblib + router.json
+    load_router("routers/r1").decide(["What is 17 * 23?"])
+
+The router's score is P(thinking is worth it); the decision is score >= threshold.
+Heavy libraries (scikit-learn, sentence-transformers) load only when used.
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "build_dataset", "train_router", "evaluate_router", "leave_one_domain_out", "cross_validate",
+    "save_router", "load_router", "Router", "RouterVersionWarning", "routing_metrics",
+]
+
+_WHERE = {
+    "build_dataset": "dataset",
+    "train_router": "train", "leave_one_domain_out": "train", "cross_validate": "train",
+    "evaluate_router": "evaluate", "routing_metrics": "evaluate",
+    "save_router": "model", "load_router": "model", "Router": "model", "RouterVersionWarning": "model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy exports: `import thinkgate.router` stays cheap (no scikit-learn until used)."""
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(f"thinkgate.router.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'thinkgate.router' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,165 @@
+"""From an items table to the router's dataset: one row per item, both modes side by side.
+
+Per item (an item is `suite` + `item_id`, and `model`/`model_revision`/`profile` when the
+table mixes several): the mean score and mean generated tokens over the item's `ok`
+samples in each mode, the text a router sees, and the target
+
+    utility u = (s_think - s_no_think) - lam * (tokens_think - tokens_no_think) / T
+    label     = u > 0            (ties, |u| <= TIE_TOL, go to no-think: it is cheaper)
+
+T is a token scale: with T = 1000 and lam = 0.1, a thousand extra tokens must buy 0.1 of
+score. Generated tokens are `completion_tokens`, or `reasoning_tokens + answer_tokens`
+where that is missing.
+
+The text is what a router sees in production: the chat's last user turn. With a
+`messages` column (a JSON list of {role, content}) it is that turn; without one it is
+recovered from the rendered `prompt` (ChatML, Llama 3, DeepSeek, Gemma, Mistral, harmony
+markers), else the whole prompt. Qwen3's soft switch (` /think`, ` /no_think`) is removed,
+so the text cannot give the mode away.
+
+    >>> last_user_turn('[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}]')
+    '2+2?'
+    >>> user_turn_from_prompt("<|im_start|>user\\nHi there<|im_end|>\\n<|im_start|>assistant\\n")
+    ('Hi there', 'prompt:user-turn')
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+TIE_TOL = 1e-9  # |u| at or below this is a tie (floating noise of lam * tokens / T): no-think
+MODES = ("think", "no_think")
+_REQUIRED = ("suite", "item_id", "mode", "score", "status")
+_MODEL_KEYS = ("model", "model_revision", "profile")
+
+# Last user turn in a rendered prompt, per chat-template family (the last match wins).
+_USER_TURN = [
+    re.compile(r"<\|im_start\|>user\n(.*?)<\|im_end\|>", re.S),                                # ChatML
+    re.compile(r"<\|start_header_id\|>user<\|end_header_id\|>\n\n(.*?)<\|eot_id\|>", re.S),     # Llama 3
+    re.compile(r"<\|start\|>user<\|message\|>(.*?)<\|end\|>", re.S),                           # harmony
+    re.compile(r"<｜User｜>(.*?)(?=<｜Assistant｜>|$)", re.S),                                   # DeepSeek
+    re.compile(r"<start_of_turn>user\n(.*?)<end_of_turn>", re.S),                              # Gemma
+    re.compile(r"\[INST\](.*?)\[/INST\]", re.S),                                               # Mistral
+]
+_SOFT_SWITCH = re.compile(r"\s*/(?:no_)?think\s*$")
+
+
+def last_user_turn(messages: Any) -> str | None:
+    """The content of the last user message of a chat (a list, or its JSON text); None if none."""
+    if isinstance(messages, str):
+        try:
+            messages = json.loads(messages)
+        except ValueError:
+            return None
+    if not isinstance(messages, (list, tuple)):
+        return None
+    for m in reversed(messages):
+        if isinstance(m, dict) and m.get("role") == "user":
+            content = m.get("content")
+            if isinstance(content, list):  # OpenAI text parts
+                content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+            return content if isinstance(content, str) else None
+    return None
+
+
+def user_turn_from_prompt(prompt: str) -> tuple[str, str]:
+    """(text, source): the last user turn of a rendered prompt, or the whole prompt."""
+    for pattern in _USER_TURN:
+        found = pattern.findall(prompt)
+        if found:
+            return found[-1].strip(), "prompt:user-turn"
+    return prompt, "prompt"
+
+
+def _router_text(row: pd.Series) -> tuple[str, str]:
+    if "messages" in row.index:
+        text = last_user_turn(row["messages"])
+        if text is not None:
+            return _SOFT_SWITCH.sub("", text), "messages"
+    prompt = row["prompt"] if "prompt" in row.index and isinstance(row["prompt"], str) else ""
+    text, source = user_turn_from_prompt(prompt)
+    return _SOFT_SWITCH.sub("", text), source
+
+
+def _tokens(df: pd.DataFrame) -> pd.Series:
+    parts = pd.Series(np.nan, index=df.index)
+    if "reasoning_tokens" in df and "answer_tokens" in df:
+        parts = df["reasoning_tokens"].astype(float).fillna(0) + df["answer_tokens"].astype(float).fillna(0)
+    if "completion_tokens" in df:
+        return df["completion_tokens"].astype(float).fillna(parts)
+    return parts
+
+
+def build_dataset(items: pd.DataFrame, lam: float = 0.0, T: float = 1000,
+                  modes: Sequence[str] = MODES) -> pd.DataFrame:
+    """One row per item scored in both `modes` (think-like first, no-think-like second).
+
+    Columns: the item keys (model, model_revision, profile when present; suite, item_id),
+    domain, verifiable, group, text, text_source, score_think, score_no_think, tokens_think,
+    tokens_no_think, k_think, k_no_think, gain, token_delta, utility, label. `df.attrs`
+    holds lam, T, modes and what was dropped: rows whose status is not ok (by status),
+    items scored in one mode only, items whose two modes show different user texts.
+    """
+    missing = [c for c in _REQUIRED if c not in items]
+    if missing:
+        raise ValueError(f"the items table lacks column(s) {missing}; build_dataset needs "
+                         f"{list(_REQUIRED)} plus a prompt or messages column (see README, 'Items table')")
+    if T <= 0:
+        raise ValueError(f"T={T}: the token scale must be positive (e.g. T=1000 tokens)")
+    if lam < 0:
+        raise ValueError(f"lam={lam}: the token price must be >= 0 (0: think iff it scores higher)")
+    think, base = modes
+    keys = [c for c in _MODEL_KEYS if c in items and items[c].nunique(dropna=False) > 1] + ["suite", "item_id"]
+    rows = items[items["mode"].isin([think, base])]
+    not_ok = rows[rows["status"] != "ok"]
+    ok = rows[(rows["status"] == "ok") & rows["score"].notna()].copy()
+    ok["_tokens"] = _tokens(ok)
+    ok["_order"] = (ok["mode"] == think).astype(int)  # the no-think row's text first
+    ok = ok.sort_values([*keys, "_order"], kind="stable")
+
+    per_mode = (ok.groupby([*keys, "mode"], sort=True)
+                  .agg(score=("score", "mean"), tokens=("_tokens", "mean"), k=("score", "size"))
+                  .unstack("mode"))
+    present = [m for m in (think, base) if ("score", m) in per_mode.columns]
+    both = per_mode.dropna(subset=[("score", m) for m in present]) if len(present) == 2 else per_mode.iloc[:0]
+    first = ok.groupby(keys, sort=True).first()
+    texts = {k: [_router_text(r) for _, r in g.iterrows()]
+             for k, g in ok.groupby(keys, sort=True) if (k in both.index)}
+    out = pd.DataFrame(index=both.index).reset_index()
+    for col in ("domain", "verifiable", "group"):
+        out[col] = first.reindex(both.index)[col].to_numpy() if col in first else None
+    out["group"] = out["group"].where(out["group"].notna(), out["item_id"]) if len(out) else out["group"]
+    out["text"] = [texts[k][0][0] for k in both.index]
+    out["text_source"] = [texts[k][0][1] for k in both.index]
+    for name, mode in (("think", think), ("no_think", base)):
+        for what in ("score", "tokens", "k"):
+            out[f"{what}_{name}"] = both[(what, mode)].to_numpy() if len(both) else []
+    out["gain"] = out["score_think"] - out["score_no_think"]
+    out["token_delta"] = out["tokens_think"] - out["tokens_no_think"]
+    out["utility"] = out["gain"] - lam * out["token_delta"].fillna(0) / T
+    out["label"] = out["utility"] > TIE_TOL
+    mismatched = sum(len({t for t, _ in texts[k]}) > 1 for k in both.index)
+    out.attrs = {
+        "lam": float(lam), "T": float(T), "modes": [think, base], "n_items": int(len(out)),
+        "excluded_rows": {str(k): int(v) for k, v in not_ok["status"].value_counts().items()},
+        "excluded_unscored_ok_rows": int(((rows["status"] == "ok") & rows["score"].isna()).sum()),
+        "items_one_mode_only": int(len(per_mode) - len(both)),
+        "items_text_differs_between_modes": int(mismatched),
+        "text_sources": {str(k): int(v) for k, v in out["text_source"].value_counts().items()},
+        "runs": _runs(items),
+    }
+    return out
+
+
+def _runs(items: pd.DataFrame) -> list[dict[str, Any]]:
+    """The distinct (run, model, model_revision, profile) the table came from."""
+    cols = [c for c in ("run", *_MODEL_KEYS) if c in items]
+    if not cols or items.empty:
+        return []
+    runs = items[cols].drop_duplicates().astype(str)
+    return runs.to_dict("records")

@@ -271,7 +271,7 @@ def router_eval(
 
 @router_app.command("serve")
 def router_serve(
-    router: Path = typer.Option(..., help="A router saved by `thinkgate router train`."),
+    router: Path = typer.Option(..., help="A router saved by `thinkgate router train` (its folder or .joblib file)."),
     upstream: str = typer.Option(..., help="OpenAI-compatible server to forward to, e.g. http://127.0.0.1:8000/v1."),
     profile: str = typer.Option("generic", help="How the upstream model switches thinking (`thinkgate profiles`)."),
     threshold: Optional[float] = typer.Option(None, help="Think when the router's score is at least this (default: the router's own)."),
@@ -287,8 +287,8 @@ def router_serve(
     from thinkgate.harness.proxy import ProxyConfig, serve
 
     get_profile(profile)
-    if not router.is_file():
-        raise UserError(f"router file {router} not found; train one with `thinkgate router train RUN --out {router}`")
+    if not router.exists():  # a folder from `router train --out DIR`, or a .joblib file
+        raise UserError(f"router {router} not found; train one with `thinkgate router train RUN --out {router}`")
     serve(ProxyConfig(upstream=upstream, profile=profile, router_path=str(router), threshold=threshold,
                       timeout=timeout, api_key_env=api_key_env, model=model), host=host, port=port)
 

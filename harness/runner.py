@@ -106,7 +106,9 @@ def plan_requests(cfg: RunConfig, model: ModelRef, profile: Profile, tokenizer: 
                                      item.domain, item.verifiable, item.group, item.id, mode, k,
                                      prompt, prefix, json.dumps(sampling.as_dict()),
                                      json.dumps(item.reference), json.dumps(item.messages))
-                    planned.append(PlannedRequest(row, EngineRequest(key, prompt, ids, sampling), prefix))
+                    engine_req = EngineRequest(key, prompt, ids, sampling, rendering.messages, rendering.prefill,
+                                               tuple(sorted(rendering.template_kwargs.items())))
+                    planned.append(PlannedRequest(row, engine_req, prefix))
     return planned
 
 

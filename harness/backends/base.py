@@ -18,12 +18,20 @@ from thinkgate.harness.profiles import Sampling
 
 @dataclass(frozen=True)
 class EngineRequest:
-    """What an engine needs: a key to answer under, the prompt, the decoding settings."""
+    """What an engine needs: a key to answer under, the prompt, the decoding settings.
+
+    Local engines use `prompt` / `prompt_token_ids` (the chat template already applied).
+    A chat API gets the profile's rendering instead: `messages`, the assistant `prefill`
+    to continue, and `template_kwargs` (e.g. Qwen3's enable_thinking).
+    """
 
     key: str
     prompt: str
     prompt_token_ids: tuple[int, ...]
     sampling: Sampling
+    messages: tuple[dict[str, str], ...] = ()
+    prefill: str = ""
+    template_kwargs: tuple[tuple[str, object], ...] = ()  # hashable: dict(template_kwargs)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def eval_cmd(
     model: Optional[str] = typer.Option(None, help="Local model folder or hub name; default: the embedded SmolLM2-135M-Instruct."),
     revision: Optional[str] = typer.Option(None, help="Hub revision (part of every request key)."),
     profile: Optional[str] = typer.Option(None, help="Model profile (see `thinkgate profiles`); default: guessed from the model name."),
-    backend: str = typer.Option("auto", help="auto | vllm | hf (auto: vLLM when importable, else transformers)."),
+    backend: str = typer.Option("auto", help="auto | vllm | hf | openai (auto: vLLM when importable, else "
+                                "transformers; openai: a served model at --base-url)."),
     suites: str = typer.Option("math", help="Comma-separated suites or domains (see `thinkgate suites`), "
                                "FILE.jsonl:SCORER, or lmeval:TASK[:SCORER]."),
     modes: str = typer.Option("think,no_think", help="Comma-separated: think, no_think, default."),
@@ -51,6 +52,14 @@ def eval_cmd(
     lmeval_include: Optional[Path] = typer.Option(None, help="A folder of lm-eval YAML tasks, for --suites lmeval:TASK."),
     judge: Optional[str] = typer.Option(None, help="Also judge think vs no_think answers of the non-verifiable "
                                         "suites pairwise with this model (a folder, a hub name, or 'embedded')."),
+    base_url: Optional[str] = typer.Option(None, help="--backend openai: server URL(s), comma-separated for a fleet "
+                                           "(e.g. http://127.0.0.1:8000/v1)."),
+    api_key_env: Optional[str] = typer.Option(None, help="--backend openai: NAME of the environment variable "
+                                              "holding the API key (the key itself is never stored or logged)."),
+    concurrency: int = typer.Option(16, help="--backend openai: requests in flight, over all servers."),
+    request_timeout: float = typer.Option(600.0, help="--backend openai: seconds per request attempt."),
+    tokenizer: Optional[str] = typer.Option(None, help="--backend openai: a local tokenizer for exact "
+                                            "reasoning/answer token counts (default: split the server's count)."),
 ) -> None:
     """Evaluate a model on suites in several modes; resumes if OUT already holds the run."""
     from thinkgate.harness.backends import EngineConfig
@@ -70,7 +79,9 @@ def eval_cmd(
                             data_parallel_size=data_parallel_size, max_model_len=max_model_len,
                             gpu_memory_utilization=gpu_memory_utilization, batch_size=batch_size,
                             seed=seed),
-        lmeval_include=str(lmeval_include) if lmeval_include else None)
+        lmeval_include=str(lmeval_include) if lmeval_include else None,
+        base_urls=tuple(u.strip() for u in (base_url or "").split(",") if u.strip()),
+        api_key_env=api_key_env, concurrency=concurrency, request_timeout=request_timeout, tokenizer=tokenizer)
     res = evaluate(cfg)
     if judge:
         _judge(out, judge, backend)

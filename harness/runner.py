@@ -47,6 +47,12 @@ class RunConfig:
     top_k: int | None = None
     engine: EngineConfig = field(default_factory=EngineConfig)
     lmeval_include: str | None = None  # a folder of lm-eval YAML tasks
+    # --backend openai: a served model (the server applies the chat template)
+    base_urls: tuple[str, ...] = ()
+    api_key_env: str | None = None
+    concurrency: int = 16
+    request_timeout: float = 600.0
+    tokenizer: str | None = None  # optional local tokenizer for exact reasoning/answer token counts
 
 
 @dataclass(frozen=True)
@@ -94,8 +100,13 @@ def plan_requests(cfg: RunConfig, model: ModelRef, profile: Profile, tokenizer: 
         for item in suite.items(cfg.limit):
             for mode in cfg.modes:
                 rendering = profile.render(item.messages, mode)
-                prompt, prefix = render_prompt(tokenizer, rendering)
-                ids = tuple(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+                if tokenizer is None:  # a served model: the server renders; the key sees the chat
+                    prompt = json.dumps({"messages": rendering.messages, "prefill": rendering.prefill,
+                                         "template_kwargs": rendering.template_kwargs}, sort_keys=True)
+                    prefix, ids = rendering.prefill, ()
+                else:
+                    prompt, prefix = render_prompt(tokenizer, rendering)
+                    ids = tuple(tokenizer(prompt, add_special_tokens=False)["input_ids"])
                 base = with_overrides(profile.sampling_for(mode, cfg.matched_decoding),
                                       temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k,
                                       max_tokens=cfg.max_tokens)
@@ -131,19 +142,25 @@ def check_fingerprint(store: Store, fp: dict[str, Any]) -> None:
                         "--out for a new run, or the same settings to resume this one")
 
 
-def _to_row(raw: RawGeneration, prefix: str, backend: str, count: Callable[[list[str]], list[int]]) -> GenerationRow:
+def _to_row(raw: RawGeneration, prefix: str, backend: str,
+            count: Callable[[list[str]], list[int]] | None) -> GenerationRow:
     if raw.finish_reason == "error":
         return GenerationRow(raw.key, backend, "", "", "", "absent", 0, "error",
                              raw.prompt_tokens, 0, 0, 0, raw.latency_s, raw.error)
     p = parse_completion(prefix, raw.text, raw.reasoning_content, raw.finish_reason)
-    n_reason, n_answer = count([p.reasoning, p.answer])
+    if count is not None:
+        n_reason, n_answer = count([p.reasoning, p.answer])
+    else:  # no tokenizer (a served model): split the server's completion count by characters
+        chars = len(p.reasoning) + len(p.answer)
+        n_reason = round(raw.completion_tokens * len(p.reasoning) / chars) if chars else 0
+        n_answer = raw.completion_tokens - n_reason
     return GenerationRow(raw.key, backend, raw.text, p.reasoning, p.answer, p.think_state,
                          p.think_blocks, raw.finish_reason, raw.prompt_tokens,
                          raw.completion_tokens, n_reason, n_answer, raw.latency_s, None)
 
 
 def generate_pending(store: Store, planned: Sequence[PlannedRequest], backend: Backend,
-                     count: Callable[[list[str]], list[int]], progress: Any = None) -> tuple[int, int]:
+                     count: Callable[[list[str]], list[int]] | None, progress: Any = None) -> tuple[int, int]:
     """Send the not-yet-done requests to the backend; write each batch as it arrives."""
     done = store.done_keys()
     pending = [p for p in planned if p.row.key not in done]
@@ -246,23 +263,33 @@ def evaluate(cfg: RunConfig, backend: Backend | None = None, progress: bool = Tr
         raise UserError(f"--samples must be at least 1, got {cfg.samples}")
     profile = get_profile(cfg.profile)
     suites = load_suites(cfg.suites, cfg.lmeval_include)
-    model = resolve_model(cfg.model, cfg.revision)
-    tokenizer = load_tokenizer(model)
+    served = cfg.backend == "openai"
+    if served:
+        if not cfg.model or not cfg.base_urls:
+            raise UserError("--backend openai needs --model (the served model's name) and --base-url URL[,URL...]")
+        model = ModelRef(cfg.model, cfg.model, cfg.revision or "served")
+        tok_source = cfg.tokenizer or (cfg.model if Path(cfg.model).is_dir() else None)
+        tokenizer = load_tokenizer(resolve_model(tok_source)) if tok_source else None
+    else:
+        model = resolve_model(cfg.model, cfg.revision)
+        tokenizer = load_tokenizer(model)
     store = Store(cfg.out)
     check_fingerprint(store, run_fingerprint(cfg, model))
     store.set_meta("last_command", {**asdict(cfg), "engine": asdict(cfg.engine)})
     planned = plan_requests(cfg, model, profile, tokenizer, suites)
     store.add_requests(p.row for p in planned)
 
-    def count(texts: list[str]) -> list[int]:
+    def count_tokens(texts: list[str]) -> list[int]:
         return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+    count = count_tokens if tokenizer is not None else None
 
     bar = _progress() if progress else nullcontext()
     generated = errors = 0
     backend_name = None
     with bar as prog:
         if any(p.row.key not in store.done_keys() for p in planned):
-            engine = backend or make_backend(cfg.backend, model.path, cfg.engine)
+            engine = backend or (_openai_backend(cfg) if served else make_backend(cfg.backend, model.path, cfg.engine))
             backend_name = engine.name
             generated, errors = generate_pending(store, planned, engine, count, prog)
         score_pending(store, suites, prog)
@@ -272,6 +299,15 @@ def evaluate(cfg: RunConfig, backend: Backend | None = None, progress: bool = Tr
         write_outputs(store)
     store.close()
     return RunResult(Path(cfg.out), len(planned), generated, errors, backend_name)
+
+
+def _openai_backend(cfg: RunConfig) -> Backend:
+    try:
+        from thinkgate.harness.backends.openai_backend import OpenAIConfig, make_openai_backend
+    except ImportError as e:
+        raise UserError(f"the openai backend needs httpx ({e}); run `pip install 'thinkgate[serve]'`") from None
+    return make_openai_backend(cfg.model, OpenAIConfig(base_urls=cfg.base_urls, api_key_env=cfg.api_key_env,
+                                                       concurrency=cfg.concurrency, timeout_s=cfg.request_timeout))
 
 
 def _progress():

@@ -7,7 +7,7 @@ import difflib
 from thinkgate.harness.backends.base import Backend, EngineConfig, EngineRequest, RawGeneration
 from thinkgate.harness.errors import UserError
 
-BACKENDS = ("auto", "vllm", "hf")
+BACKENDS = ("auto", "vllm", "hf", "openai")  # openai: built by the runner from its --base-url settings
 
 
 def resolve_backend_name(name: str) -> str:

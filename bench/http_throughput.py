@@ -1,0 +1,172 @@
+"""Throughput of `--backend openai` against a fixed-latency loopback server.
+
+A fake OpenAI server (raw asyncio HTTP/1.1, keep-alive, uvloop when installed) answers
+every chat request after a fixed latency (default 50 ms), no faults; it runs in its own
+process. In the same run, for each concurrency, thinkgate's `OpenAIBackend.generate` and
+a bare asyncio + httpx client (one AsyncClient, `concurrency` workers, the same body) send
+the same number of requests, alternating, `--repeats` times each (the best run counts).
+Prints req/s, Little's bound (concurrency / latency) and the ratio to the bare client
+(goal: >= 0.95 at every concurrency).
+
+    python bench/http_throughput.py --concurrency 8 32 64 --latency-ms 50
+
+Measured on a 2-core box (server and client share it), best of 3, req/s:
+
+     conc   little     bare  thinkgate  tg/bare tg/little
+        8      160      150        147    0.983     0.920
+       32      640      437        566    1.293     0.884
+       64     1280      105        937    8.956     0.732
+
+The bare client is one httpx.AsyncClient: httpcore's pool scans all its connections on
+every request, so one 64-connection pool collapses (~100 req/s); thinkgate shards its
+connections over small pools (one client per 8 workers), which is why it beats the bare
+client at 32 and 64. With one pool (client_shards=1) thinkgate was ~0.72x bare at 32.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+HERE = os.path.abspath(__file__)
+ANSWER = json.dumps({"choices": [{"message": {"content": "answer: 42", "reasoning_content": None},
+                                  "finish_reason": "stop"}],
+                     "usage": {"prompt_tokens": 20, "completion_tokens": 4}}).encode()
+
+
+def serve(port: int, latency: float) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    response = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(ANSWER)}\r\n\r\n"
+                .encode() + ANSWER)
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                n = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        n = int(line[15:])
+                await reader.readexactly(n)
+                await asyncio.sleep(latency)
+                writer.write(response)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=4096)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_requests(n: int):
+    from thinkgate.harness.backends.base import EngineRequest
+    from thinkgate.harness.profiles import Sampling
+
+    return [EngineRequest(f"k{i}", "q", tuple(range(20)), Sampling(0.6, 0.95, 20, 0.0, 64, i),
+                          messages=({"role": "user", "content": f"What is {i} + 1?"},), prefill="<think>\n",
+                          template_kwargs=(("enable_thinking", True),)) for i in range(n)]
+
+
+def run_thinkgate(url: str, concurrency: int, n: int) -> float:
+    from thinkgate.harness.backends.openai_backend import OpenAIConfig, make_openai_backend
+
+    backend = make_openai_backend("m", OpenAIConfig(base_urls=(url,), concurrency=concurrency, timeout_s=30,
+                                                    api_key_env=None))
+    requests = make_requests(n)
+    t0 = time.perf_counter()
+    got = sum(len(b) for b in backend.generate(requests) if all(g.finish_reason == "stop" for g in b))
+    dt = time.perf_counter() - t0
+    assert got == n, f"thinkgate: {got}/{n} ok"
+    return n / dt
+
+
+def run_bare(url: str, concurrency: int, n: int) -> float:
+    body = {"model": "m", "messages": [{"role": "user", "content": "What is 1 + 1?"},
+                                       {"role": "assistant", "content": "<think>\n"}],
+            "temperature": 0.6, "top_p": 0.95, "max_tokens": 64, "seed": 1, "top_k": 20,
+            "continue_final_message": True, "add_generation_prompt": False,
+            "chat_template_kwargs": {"enable_thinking": True}}
+
+    async def main() -> float:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=url + "/v1", limits=limits, timeout=30) as client:
+            left = n
+
+            async def worker():
+                nonlocal left
+                while left > 0:
+                    left -= 1
+                    r = await client.post("/chat/completions", json=body)
+                    r.raise_for_status()
+                    r.json()["choices"][0]["message"]["content"]
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*[worker() for _ in range(concurrency)])
+            return n / (time.perf_counter() - t0)
+
+    return asyncio.run(main())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[8, 32, 64])
+    ap.add_argument("--latency-ms", type=float, default=50.0)
+    ap.add_argument("--seconds", type=float, default=2.5, help="target length of one run at Little's bound")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    latency = args.latency_ms / 1000
+    if args.serve is not None:
+        serve(args.serve, latency)
+        return
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, HERE, "--serve", str(port), "--latency-ms", str(args.latency_ms)])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        run_bare(url, 8, 50)
+        run_thinkgate(url, 8, 50)  # warm-up (imports, connections)
+        print(f"latency {args.latency_ms:g} ms, best of {args.repeats}; req/s")
+        print(f"{'conc':>5} {'little':>8} {'bare':>8} {'thinkgate':>10} {'tg/bare':>8} {'tg/little':>9}")
+        for c in args.concurrency:
+            little = c / latency
+            n = max(200, int(little * args.seconds))
+            bare, tg = [], []
+            for _ in range(args.repeats):
+                bare.append(run_bare(url, c, n))
+                tg.append(run_thinkgate(url, c, n))
+            b, t = max(bare), max(tg)
+            print(f"{c:>5} {little:>8.0f} {b:>8.0f} {t:>10.0f} {t / b:>8.3f} {t / little:>9.3f}", flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

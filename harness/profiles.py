@@ -57,6 +57,9 @@ class Rendering:
     messages: tuple[dict[str, str], ...]
     prefill: str = ""
     template_kwargs: dict[str, Any] = field(default_factory=dict)
+    # top-level fields of a chat-completions request (gpt-oss: `reasoning_effort`); only a
+    # served model can take them, so a profile that sets them is `served_only`
+    api_params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Profile:
     sampling: dict[str, Sampling]  # per mode: the vendor's recommendation
     render: Callable[[tuple[dict[str, str], ...], str], Rendering]
     source: str = ""
+    served_only: bool = False  # output only a server can split (gpt-oss's harmony channels)
 
     def sampling_for(self, mode: str, matched: bool = False) -> Sampling:
         """The mode's recommended sampling; `matched` uses the think setting for every mode."""
@@ -121,7 +125,21 @@ def _render_qwen3_soft(messages, mode):
     return Rendering(tuple(msgs))
 
 
+def _render_deepseek_v31(messages, mode):
+    if mode == "default":
+        return Rendering(messages)
+    return Rendering(messages, "", {"thinking": mode == "think"})
+
+
+def _render_gpt_oss(messages, mode):
+    # gpt-oss cannot switch reasoning off: no_think is the lowest effort it has.
+    if mode == "default":
+        return Rendering(messages)
+    return Rendering(messages, api_params={"reasoning_effort": "high" if mode == "think" else "low"})
+
+
 _R1 = Sampling(temperature=0.6, top_p=0.95)
+_GPT_OSS = Sampling(temperature=1.0, top_p=1.0)
 _QWEN3_THINK = Sampling(temperature=0.6, top_p=0.95, top_k=20)
 _QWEN3_NOTHINK = Sampling(temperature=0.7, top_p=0.8, top_k=20)
 
@@ -147,6 +165,16 @@ PROFILES: dict[str, Profile] = {
                 "Qwen3 hybrid models, soft switch: `/think` or `/no_think` after the user turn",
                 {"think": _QWEN3_THINK, "no_think": _QWEN3_NOTHINK, "default": _QWEN3_THINK},
                 _render_qwen3_soft, "Qwen3 model card (soft switch)"),
+        Profile("deepseek-v3.1",
+                "DeepSeek-V3.1 hybrid: `thinking` through the chat template",
+                {"think": _R1, "no_think": _R1, "default": _R1}, _render_deepseek_v31,
+                "DeepSeek-V3.1 model card (thinking template kwarg); T=0.6/p=0.95"),
+        Profile("gpt-oss",
+                "gpt-oss: `reasoning_effort` high (think) / low (no_think; it cannot turn "
+                "reasoning off); served models only (--backend openai), the server splits "
+                "the harmony reasoning channel into reasoning_content",
+                {"think": _GPT_OSS, "no_think": _GPT_OSS, "default": _GPT_OSS}, _render_gpt_oss,
+                "OpenAI gpt-oss model card: T=1.0, top-p 1.0", served_only=True),
     ]
 }
 
@@ -167,6 +195,10 @@ def guess_profile(model_name: str) -> str:
         return "deepseek-r1"
     if "qwen3" in low and "2507" not in low:
         return "qwen3"
+    if "deepseek-v3.1" in low:
+        return "deepseek-v3.1"
+    if "gpt-oss" in low:
+        return "gpt-oss"
     return "generic"
 
 

@@ -14,6 +14,7 @@ onto the request body:
   upstream without these fields may ignore them). The upstream answers with the
   continuation only: a think answer has no opening `<think>`, so a client that parses
   think blocks must allow for that (vLLM's `deepseek_r1` reasoning parser does);
+- top-level fields (gpt-oss: `reasoning_effort`) are set on the body;
 - a system prompt (generic) or a soft switch (qwen3-soft) is in the rendered messages.
 
 A client forces a mode with the header `x-thinkgate-mode: think|no_think|auto` or the body
@@ -144,6 +145,7 @@ def apply_switch(body: dict[str, Any], messages: list[dict[str, Any]], profile, 
     msgs = [dict(m) for m in r.messages]
     if r.template_kwargs:
         out["chat_template_kwargs"] = {**(body.get("chat_template_kwargs") or {}), **r.template_kwargs}
+    out.update(r.api_params)
     if r.prefill:
         if msgs[-1]["role"] == "assistant" and body.get("continue_final_message"):
             msgs[-1]["content"] = r.prefill + (msgs[-1]["content"] or "")  # the client's own prefill

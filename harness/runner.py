@@ -102,7 +102,9 @@ def plan_requests(cfg: RunConfig, model: ModelRef, profile: Profile, tokenizer: 
                 rendering = profile.render(item.messages, mode)
                 if tokenizer is None:  # a served model: the server renders; the key sees the chat
                     prompt = json.dumps({"messages": rendering.messages, "prefill": rendering.prefill,
-                                         "template_kwargs": rendering.template_kwargs}, sort_keys=True)
+                                         "template_kwargs": rendering.template_kwargs,
+                                         **({"api_params": rendering.api_params} if rendering.api_params else {})},
+                                        sort_keys=True)
                     prefix, ids = rendering.prefill, ()
                 else:
                     prompt, prefix = render_prompt(tokenizer, rendering)
@@ -118,7 +120,8 @@ def plan_requests(cfg: RunConfig, model: ModelRef, profile: Profile, tokenizer: 
                                      prompt, prefix, json.dumps(sampling.as_dict()),
                                      json.dumps(item.reference), json.dumps(item.messages))
                     engine_req = EngineRequest(key, prompt, ids, sampling, rendering.messages, rendering.prefill,
-                                               tuple(sorted(rendering.template_kwargs.items())))
+                                               tuple(sorted(rendering.template_kwargs.items())),
+                                               tuple(sorted(rendering.api_params.items())))
                     planned.append(PlannedRequest(row, engine_req, prefix))
     return planned
 
@@ -264,6 +267,9 @@ def evaluate(cfg: RunConfig, backend: Backend | None = None, progress: bool = Tr
     profile = get_profile(cfg.profile)
     suites = load_suites(cfg.suites, cfg.lmeval_include)
     served = cfg.backend == "openai"
+    if profile.served_only and not served:
+        raise UserError(f"profile '{profile.name}' works with served models only: run the model behind "
+                        "an OpenAI-compatible server (e.g. `vllm serve`) and pass --backend openai --base-url URL")
     if served:
         if not cfg.model or not cfg.base_urls:
             raise UserError("--backend openai needs --model (the served model's name) and --base-url URL[,URL...]")

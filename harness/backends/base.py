@@ -22,7 +22,8 @@ class EngineRequest:
 
     Local engines use `prompt` / `prompt_token_ids` (the chat template already applied).
     A chat API gets the profile's rendering instead: `messages`, the assistant `prefill`
-    to continue, and `template_kwargs` (e.g. Qwen3's enable_thinking).
+    to continue, `template_kwargs` (e.g. Qwen3's enable_thinking) and `api_params`
+    (top-level request fields such as gpt-oss's reasoning_effort).
     """
 
     key: str
@@ -32,6 +33,7 @@ class EngineRequest:
     messages: tuple[dict[str, str], ...] = ()
     prefill: str = ""
     template_kwargs: tuple[tuple[str, object], ...] = ()  # hashable: dict(template_kwargs)
+    api_params: tuple[tuple[str, object], ...] = ()  # top-level chat API fields (reasoning_effort)
 
 
 @dataclass(frozen=True)

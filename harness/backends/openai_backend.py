@@ -16,7 +16,8 @@ token and scrubbed from every error text.
 
 The profile's rendering is sent as is: `messages`, the `prefill` as a final assistant
 message with vLLM's `continue_final_message: true, add_generation_prompt: false` (the
-server then returns only the continuation), `chat_template_kwargs` from the profile.
+server then returns only the continuation), `chat_template_kwargs` from the profile, and
+the profile's top-level fields (`reasoning_effort` for gpt-oss).
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def build_body(model: str, r: EngineRequest, config: OpenAIConfig) -> dict[str, 
     kwargs = {**(extra.get("chat_template_kwargs") or {}), **dict(r.template_kwargs)}
     if kwargs:
         body["chat_template_kwargs"] = kwargs
+    body.update(dict(r.api_params))
     if r.sampling.top_k > 0:
         body["top_k"] = r.sampling.top_k
     if r.sampling.min_p > 0:

@@ -159,6 +159,14 @@ def test_body_prefill_template_kwargs_and_sampling():
     assert (b["model"], b["top_k"], b["seed"], b["max_tokens"], b["foo"]) == ("m", 20, 5, 32, 2)
     plain = build_body("m", req("k"), OpenAIConfig(base_urls=("http://x",)))
     assert "top_k" not in plain and "continue_final_message" not in plain and "chat_template_kwargs" not in plain
+    assert "reasoning_effort" not in plain
+
+
+def test_body_carries_the_profiles_top_level_fields():
+    from dataclasses import replace
+
+    r = replace(req("k"), api_params=(("reasoning_effort", "low"),))
+    assert build_body("m", r, OpenAIConfig(base_urls=("http://x",)))["reasoning_effort"] == "low"
 
 
 def test_retry_after_parsing():

@@ -67,6 +67,37 @@ def test_qwen3_soft_switch(tokenizer):
     assert "2+2? /no_think<|im_end|>" in prompt
 
 
+DEEPSEEK_V31_TEMPLATE = ("{% for m in messages %}<｜User｜>{{ m.content }}{% endfor %}"
+                         "{% if add_generation_prompt %}<｜Assistant｜>"
+                         "{% if thinking is defined and thinking %}<think>{% else %}</think>{% endif %}{% endif %}")
+
+
+def test_deepseek_v31_thinking_kwarg(tokenizer):
+    tok = with_template(tokenizer, DEEPSEEK_V31_TEMPLATE)
+    v = get_profile("deepseek-v3.1")
+    prompt, prefix = render_prompt(tok, v.render(MSGS[1:], "think"))
+    assert prompt.endswith("<｜Assistant｜><think>") and prefix == "<think>"  # the parser sees the tag
+    prompt, prefix = render_prompt(tok, v.render(MSGS[1:], "no_think"))
+    assert prompt.endswith("<｜Assistant｜></think>") and prefix == ""
+    assert v.render(MSGS, "default").template_kwargs == {}
+
+
+def test_gpt_oss_reasoning_effort_is_a_served_only_api_field():
+    g = get_profile("gpt-oss")
+    assert g.served_only
+    assert g.render(MSGS, "think").api_params == {"reasoning_effort": "high"}
+    assert g.render(MSGS, "no_think").api_params == {"reasoning_effort": "low"}
+    assert g.render(MSGS, "default").api_params == {} and g.render(MSGS, "think").messages == MSGS
+
+
+def test_served_only_profile_refuses_a_local_engine(tmp_path):
+    from thinkgate.harness.runner import RunConfig, evaluate
+
+    with pytest.raises(UserError, match="--backend openai"):
+        evaluate(RunConfig(out=str(tmp_path / "o"), profile="gpt-oss", backend="hf"), progress=False)
+    assert not (tmp_path / "o").exists()  # refused before anything is written
+
+
 def test_think_is_never_greedy():
     from thinkgate.harness.profiles import PROFILES
 
@@ -84,3 +115,5 @@ def test_guess_profile():
     assert guess_profile("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B") == "deepseek-r1"
     assert guess_profile("Qwen/Qwen3-8B") == "qwen3"
     assert guess_profile("SmolLM2-135M-Instruct") == "generic"
+    assert guess_profile("deepseek-ai/DeepSeek-V3.1") == "deepseek-v3.1"
+    assert guess_profile("openai/gpt-oss-20b") == "gpt-oss"

@@ -294,6 +294,9 @@ def test_pure_helpers():
     out = apply_switch(body, body["messages"], get_profile("deepseek-r1"), "think")
     assert out["messages"][-1] == {"role": "assistant", "content": "<think>\nA:"}  # the client's prefill kept
     assert "thinkgate_mode" not in out and body["thinkgate_mode"] == "think"  # input not mutated
+    plain = {"model": "m", "messages": [{"role": "user", "content": "q"}]}
+    out = apply_switch(plain, plain["messages"], get_profile("gpt-oss"), "no_think")
+    assert out["reasoning_effort"] == "low" and out["messages"] == plain["messages"]
 
 
 class BrokenRouter(DigitRouter):

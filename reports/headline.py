@@ -53,7 +53,8 @@ def headline(paired: Sequence[dict[str, Any]], transfer: dict[str, Any] | None =
         v, n, c = transfer.get("verifiable"), transfer.get("non_verifiable"), transfer["contrast"]
         text += (f" Transfer: thinking changes scores by {_ci(v)} on verifiable domains and by {_ci(n)} on "
                  f"non-verifiable ones; the difference is {_ci(c)}"
-                 + (" — the gain does not transfer as strongly." if c["ci_low"] > 0 else
-                    " — non-verifiable domains gain more." if c["ci_high"] < 0 else
+                 # worded for gains and losses alike: a contrast can be resolved with both Δs <= 0
+                 + (" — thinking pays less on non-verifiable domains than on verifiable ones." if c["ci_low"] > 0 else
+                    " — thinking pays more on non-verifiable domains than on verifiable ones." if c["ci_high"] < 0 else
                     " — not distinguishable from equal transfer at this n."))
     return text

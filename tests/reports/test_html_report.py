@@ -85,3 +85,4 @@ def test_html_is_self_contained(files):
 def test_headline_says_where_thinking_helps(files):
     assert "Thinking helps on gsm8k" in files["report.md"]
     assert "no detectable difference on 1 suite (flores_en_ms)" in files["report.md"]
+    assert "thinking pays less on non-verifiable domains than on verifiable ones" in files["report.md"]

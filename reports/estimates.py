@@ -145,7 +145,9 @@ def estimate(df: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
                            # a difference of [0, 1] scores lies in [-1, 1]; a small-n t interval may not
                            "ci_low": max(p.ci_low, -1.0), "ci_high": min(p.ci_high, 1.0), "corr": p.corr, "p_value": p.p_value,
                            "test": p.test, "ci_method": p.ci_method, "discordant": p.discordant,
-                           "mde_80": minimum_detectable_effect(sd, p.n) if p.n > 1 else math.nan,
+                           # no spread in d (every item tied): the formula's 0 would claim any
+                           # effect is detectable; the MDE is undefined instead
+                           "mde_80": minimum_detectable_effect(sd, p.n) if p.n > 1 and sd > 0 else math.nan,
                            "n_for_5pts": n_for_effect(0.05, sd) if p.n > 1 and sd > 0 else None,
                            "underpowered": bool(p.n > 1 and underpowered(sd, p.n, 0.05))})
     holm, bh = adjust_pvalues([p["p_value"] for p in paired]) if paired else ([], [])

@@ -80,14 +80,17 @@ def score_vs_tokens(suites: Sequence[dict[str, Any]]) -> str:
     df = pd.DataFrame(suites)
     if not df.empty:
         df["tokens"] = df["mean_reasoning_tokens"].fillna(0) + df["mean_answer_tokens"].fillna(0)
+        labels = []
         for suite, g in df.groupby("suite"):
             g = g.sort_values("tokens")
             ax.plot(g["tokens"], 100 * g["mean"], color="#bbb", lw=1, zorder=1)
             for _, r in g.iterrows():
                 ax.scatter(r["tokens"], 100 * r["mean"], marker=markers.get(r["mode"], "x"), zorder=2,
                            color="#1b7837" if r["verifiable"] else "#4a6fa5")
-            ax.annotate(suite, (g["tokens"].iloc[-1], 100 * g["mean"].iloc[-1]), fontsize=7,
-                        xytext=(3, 2), textcoords="offset points")
+            top = g.loc[g["mean"].idxmax()]  # a suite is named at its best mode
+            labels.append((suite, top["tokens"], 100 * top["mean"]))
+        ax.set_ylim(-3, 103)
+        _place_labels(ax, sorted(labels, key=lambda t: -t[2]))
     for mode, m in markers.items():
         ax.scatter([], [], marker=m, color="#666", label=mode)
     ax.legend(frameon=False, fontsize=8)
@@ -95,6 +98,24 @@ def score_vs_tokens(suites: Sequence[dict[str, Any]]) -> str:
     ax.set_ylabel("mean score (%)")
     ax.set_ylim(-3, 103)
     return _svg(fig)
+
+
+def _place_labels(ax: Any, labels: Sequence[tuple[str, float, float]]) -> None:
+    """Name points without overlap: try a few offsets around each point, in the order
+    given, and leave a label out when every offset would cover one already placed (the
+    tables beside the figure name every suite). Hand-written: matplotlib has no label
+    placer, and adjustText would be a dependency for one figure."""
+    renderer = ax.figure.canvas.get_renderer()
+    placed: list[Any] = []
+    for text, x, y in labels:
+        for dx, dy in ((3, 2), (3, -9), (-3, 2), (-3, -9)):
+            ann = ax.annotate(text, (x, y), fontsize=7, xytext=(dx, dy), textcoords="offset points",
+                              ha="left" if dx > 0 else "right")
+            box = ann.get_window_extent(renderer)
+            if not any(box.overlaps(b) for b in placed):
+                placed.append(box)
+                break
+            ann.remove()
 
 
 def reasoning_tokens_by_domain(items: pd.DataFrame) -> str:

@@ -86,3 +86,14 @@ def test_headline_says_where_thinking_helps(files):
     assert "Thinking helps on gsm8k" in files["report.md"]
     assert "no detectable difference on 1 suite (flores_en_ms)" in files["report.md"]
     assert "thinking pays less on non-verifiable domains than on verifiable ones" in files["report.md"]
+
+
+def test_mde_is_undefined_when_every_item_ties():
+    import json
+
+    items = synthetic_items(n=12)
+    items.loc[items["suite"] == "flores_en_ms", "score"] = 0.5  # same score in both modes
+    est = json.loads(build_report(items, seed=0)["estimates.json"])
+    tied = next(p for p in est["paired"] if p["suite"] == "flores_en_ms")
+    assert tied["diff"] == 0 and tied["mde_80"] is None  # not 0: nothing about power is known
+    assert next(p for p in est["paired"] if p["suite"] == "gsm8k")["mde_80"] > 0

@@ -14,7 +14,11 @@ def _pct(x: float) -> str:
 
 
 def _signed(x: float) -> str:
-    return "–" if x is None or math.isnan(x) else f"{100 * x:+.1f} pts"
+    """_signed(0.123) -> '+12.3 pts'; a float error below the shown precision is not a sign: -1e-17 -> '+0.0 pts'."""
+    if x is None or math.isnan(x):
+        return "–"
+    v = 100 * x
+    return f"{v if round(v, 1) else 0.0:+.1f} pts"
 
 
 def _pts(x: float) -> str:

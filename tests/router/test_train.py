@@ -129,3 +129,20 @@ def test_router_room_never_imports_the_harness():
             "assert not [m for m in sys.modules if m.startswith('thinkgate.harness')], 'harness imported'\n"
             "assert 'sentence_transformers' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_report_says_why_apgr_is_undefined_when_thinking_never_pays(router):
+    """A model whose thinking only hurts (the embedded tiny model is one): the report's router
+    section says APGR/CPT are undefined and why, and gives the AUC over never-think instead."""
+    from thinkgate.reports import build_report
+
+    items = synthetic_items(20, k=1, seed=3, domains=("writing", "summary"))
+    ev = evaluate_router(router, build_dataset(items), seed=0, n_boot=50)
+    assert ev["gain_always"] < 0 and math.isnan(ev["router"]["apgr"]) and ev["router"]["apgr_reason"]
+    from tests.reports.test_html_report import synthetic_items as report_items
+
+    files = build_report(report_items(n=10), router_eval={**ev, "router_path": "r"})
+    for name in ("report.md", "report.html"):
+        text = files[name]
+        assert "APGR and CPT are undefined: always-think scores" in text and "AUC over never-think" in text
+        assert "APGR – [–, –]" not in text and "APGR – [" not in text

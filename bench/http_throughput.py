@@ -128,6 +128,37 @@ def run_bare(url: str, concurrency: int, n: int) -> float:
     return asyncio.run(main())
 
 
+def run_raw(url: str, concurrency: int, n: int) -> float:
+    """The ceiling: no HTTP library at all. Each worker keeps one connection (asyncio
+    streams), writes the same request bytes and reads exactly Content-Length back."""
+    host, port = url.rsplit("//", 1)[1].split(":")
+    payload = json.dumps({"model": "m", "messages": [{"role": "user", "content": "What is 1 + 1?"}],
+                          "max_tokens": 64}).encode()
+    request = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
+
+    async def main() -> float:
+        left = n
+
+        async def worker():
+            nonlocal left
+            reader, writer = await asyncio.open_connection(host, int(port))
+            while left > 0:
+                left -= 1
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                size = next(int(h.split(b":")[1]) for h in head.split(b"\r\n")
+                            if h.lower().startswith(b"content-length:"))
+                json.loads(await reader.readexactly(size))["choices"][0]["message"]["content"]
+            writer.close()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        return n / (time.perf_counter() - t0)
+
+    return asyncio.run(main())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--concurrency", type=int, nargs="+", default=[8, 32, 64])
@@ -153,16 +184,19 @@ def main() -> None:
         run_bare(url, 8, 50)
         run_thinkgate(url, 8, 50)  # warm-up (imports, connections)
         print(f"latency {args.latency_ms:g} ms, best of {args.repeats}; req/s")
-        print(f"{'conc':>5} {'little':>8} {'bare':>8} {'thinkgate':>10} {'tg/bare':>8} {'tg/little':>9}")
+        print(f"{'conc':>5} {'little':>8} {'raw':>8} {'httpx':>8} {'thinkgate':>10} {'tg/raw':>7} "
+              f"{'tg/httpx':>8} {'tg/little':>9}")
         for c in args.concurrency:
             little = c / latency
             n = max(200, int(little * args.seconds))
-            bare, tg = [], []
+            raw, bare, tg = [], [], []
             for _ in range(args.repeats):
+                raw.append(run_raw(url, c, n))
                 bare.append(run_bare(url, c, n))
                 tg.append(run_thinkgate(url, c, n))
-            b, t = max(bare), max(tg)
-            print(f"{c:>5} {little:>8.0f} {b:>8.0f} {t:>10.0f} {t / b:>8.3f} {t / little:>9.3f}", flush=True)
+            r, b, t = max(raw), max(bare), max(tg)
+            print(f"{c:>5} {little:>8.0f} {r:>8.0f} {b:>8.0f} {t:>10.0f} {t / r:>7.3f} {t / b:>8.3f} "
+                  f"{t / little:>9.3f}", flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

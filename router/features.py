@@ -23,6 +23,7 @@ import contextlib
 import difflib
 import math
 import re
+import warnings
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -191,13 +192,30 @@ def minilm_path() -> Path:
     return path
 
 
-def load_minilm(path: str | Path | None = None):
-    """The MiniLM SentenceTransformer on CPU, from local files only (never the hub). Cached."""
-    key = str(path or minilm_path())
+def load_minilm(path: str | Path | None = None, precision: str = "fp32"):
+    """The MiniLM SentenceTransformer on CPU, from local files only (never the hub). Cached.
+
+    precision "int8": the encoder's Linear layers dynamically quantized per output channel
+    (torch's `quantize_dynamic`, weights int8, activations quantized on the fly). Measured
+    on a 2-core EPYC, one thread, one short prompt: 20 ms fp32 -> 6 ms int8; embeddings keep
+    cosine 0.97-0.98 to fp32 and the same neighbours. Per-tensor int8 (the default qconfig)
+    was worse (cosine 0.89-0.95) and slower, hence the per-channel qconfig."""
+    if precision not in ("fp32", "int8"):
+        raise ValueError(f"MiniLM precision must be 'fp32' or 'int8', not {precision!r}")
+    key = f"{path or minilm_path()}|{precision}"
     if key not in _MODELS:
         from sentence_transformers import SentenceTransformer
 
-        _MODELS[key] = SentenceTransformer(key, device="cpu", local_files_only=True)
+        model = SentenceTransformer(str(path or minilm_path()), device="cpu", local_files_only=True)
+        if precision == "int8":
+            import torch
+            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+            with warnings.catch_warnings():  # torch points eager quantization at torchao (not a dependency)
+                warnings.simplefilter("ignore")
+                # in place: the Linear layers are swapped inside whatever module ST holds
+                quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
+        _MODELS[key] = model
     return _MODELS[key]
 
 
@@ -246,27 +264,35 @@ class MiniLMEmbedder(BaseEstimator, TransformerMixin):
     sentence-transformers' default 256 doubles the time of a long prompt: 52 -> 96 ms).
     Batches of at most `serial_below` texts (a request being routed) run on one torch
     thread: measured on 2 busy cores, one prompt took 15 ms on one thread and 480 ms on
-    torch's default."""
+    torch's default. `precision` "int8" (default) runs a per-channel int8 encoder, about
+    3x faster on a CPU (see `load_minilm`); a router embeds with the same precision when
+    it is trained and when it serves, since the setting is pickled with it."""
 
     def __init__(self, path: str | None = None, batch_size: int = 32, serial_below: int = 8,
-                 max_tokens: int = 128):
+                 max_tokens: int = 128, precision: str = "int8"):
         self.path, self.batch_size, self.serial_below = path, batch_size, serial_below
-        self.max_tokens = max_tokens
+        self.max_tokens, self.precision = max_tokens, precision
 
     def fit(self, X, y=None):
         return self
 
     def transform(self, X):
         texts = [str(t) for t in X]
-        model = load_minilm(self.path)
+        precision = getattr(self, "precision", "fp32")  # routers saved before int8 embedded in fp32
+        model = load_minilm(self.path, precision)
+
+        # int8 quantizes activations with one scale per forward's tensor, so a text's embedding
+        # would depend on its batch-mates and their padding: one text per forward keeps it a
+        # function of the text alone, the same in training (batches) and serving (one prompt).
+        batch_size = 1 if precision == "int8" else self.batch_size
 
         def encode(batch: list[str]) -> np.ndarray:
             model.max_seq_length = self.max_tokens
             with _torch_threads(1 if len(batch) <= self.serial_below else None):
-                return model.encode(batch, batch_size=self.batch_size, show_progress_bar=False,
+                return model.encode(batch, batch_size=batch_size, show_progress_bar=False,
                                     convert_to_numpy=True).astype(np.float32)
 
-        return _embed(texts, encode, key=f"{self.path}|{self.max_tokens}|")
+        return _embed(texts, encode, key=f"{self.path}|{self.max_tokens}|{precision}|")
 
     def get_feature_names_out(self, input_features=None):
         return np.array([f"minilm_{i}" for i in range(MINILM_DIM)], dtype=object)

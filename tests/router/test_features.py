@@ -66,6 +66,15 @@ def test_minilm_loads_offline_and_gives_384_d(monkeypatch):
     assert np.linalg.norm(X, axis=1) == pytest.approx([1.0, 1.0], abs=1e-4)
     assert time.perf_counter() - t0 < 120
     assert len(pickle.dumps(emb)) < 1000  # the model is never pickled with a router
+    assert pickle.loads(pickle.dumps(emb)).precision == "int8"  # a saved router serves as it was trained
+    fp32 = F.MiniLMEmbedder(precision="fp32").fit_transform(["What is 17 * 23?", "Write a haiku about autumn."])
+    cos = (X * fp32).sum(1)
+    assert (cos > 0.95).all(), cos  # int8 keeps the embedding (measured 0.97-0.98)
+    assert float(X[0] @ X[1]) == pytest.approx(float(fp32[0] @ fp32[1]), abs=0.05)
+    alone = np.vstack([emb.transform(["What is 17 * 23?"]), emb.transform(["Write a haiku about autumn."])])
+    assert np.allclose(alone, X, atol=1e-6)  # an embedding never depends on its batch-mates
+    with pytest.raises(ValueError, match="'fp32' or 'int8'"):
+        F.MiniLMEmbedder(precision="fp16").fit_transform(["x"])
 
     from thinkgate.router.fast import compile_fast
     from thinkgate.router.model import fit_pipeline

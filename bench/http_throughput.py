@@ -2,25 +2,30 @@
 
 A fake OpenAI server (raw asyncio HTTP/1.1, keep-alive, uvloop when installed) answers
 every chat request after a fixed latency (default 50 ms), no faults; it runs in its own
-process. In the same run, for each concurrency, thinkgate's `OpenAIBackend.generate` and
-a bare asyncio + httpx client (one AsyncClient, `concurrency` workers, the same body) send
-the same number of requests, alternating, `--repeats` times each (the best run counts).
-Prints req/s, Little's bound (concurrency / latency) and the ratio to the bare client
-(goal: >= 0.95 at every concurrency).
+process. In the same run, for each concurrency, three clients send the same number of
+requests, in turn, `--repeats` times each (the best run counts):
+
+- raw: the ceiling this machine allows: no HTTP library, one keep-alive connection per
+  worker on asyncio streams, the request bytes written and Content-Length bytes read;
+- httpx: a bare httpx.AsyncClient with `concurrency` workers (the naive client);
+- thinkgate: `OpenAIBackend.generate` (aiohttp, retries, endpoint choice, the queue to
+  the runner's thread).
+All three run on the backend's event loop (uvloop when installed). Prints req/s, Little's
+bound (concurrency / latency) and thinkgate's ratios (goal: >= 0.95 of raw at every
+concurrency).
 
     python bench/http_throughput.py --concurrency 8 32 64 --latency-ms 50
 
-Measured on a 2-core box (server and client share it), best of 3, req/s:
+Measured on a 2-core box (server and clients share it), best of 3, req/s:
 
-     conc   little     bare  thinkgate  tg/bare tg/little
-        8      160      150        147    0.983     0.920
-       32      640      437        566    1.293     0.884
-       64     1280      105        937    8.956     0.732
+     conc   little      raw    httpx  thinkgate  tg/raw tg/httpx tg/little
+        8      160      158      149        153   0.969    1.029     0.955
+       32      640      624      416        597   0.957    1.437     0.933
+       64     1280     1223      118       1197   0.979   10.167     0.935
 
-The bare client is one httpx.AsyncClient: httpcore's pool scans all its connections on
-every request, so one 64-connection pool collapses (~100 req/s); thinkgate shards its
-connections over small pools (one client per 8 workers), which is why it beats the bare
-client at 32 and 64. With one pool (client_shards=1) thinkgate was ~0.72x bare at 32.
+One httpx pool collapses at 64 in flight (~100 req/s): httpcore scans every connection on
+each request. The backend used httpx first, sharded into pools of 8: 0.61 of raw at 64
+on the default loop; aiohttp brought it to 0.93, uvloop to 0.98.
 """
 
 import argparse
@@ -33,6 +38,8 @@ import sys
 import time
 
 import httpx
+
+from thinkgate.harness.backends.openai_backend import run_async  # the backend's event loop, for a fair ceiling
 
 HERE = os.path.abspath(__file__)
 ANSWER = json.dumps({"choices": [{"message": {"content": "answer: 42", "reasoning_content": None},
@@ -125,7 +132,7 @@ def run_bare(url: str, concurrency: int, n: int) -> float:
             await asyncio.gather(*[worker() for _ in range(concurrency)])
             return n / (time.perf_counter() - t0)
 
-    return asyncio.run(main())
+    return run_async(main())
 
 
 def run_raw(url: str, concurrency: int, n: int) -> float:
@@ -156,7 +163,7 @@ def run_raw(url: str, concurrency: int, n: int) -> float:
         await asyncio.gather(*[worker() for _ in range(concurrency)])
         return n / (time.perf_counter() - t0)
 
-    return asyncio.run(main())
+    return run_async(main())
 
 
 def main() -> None:

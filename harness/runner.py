@@ -311,7 +311,7 @@ def _openai_backend(cfg: RunConfig) -> Backend:
     try:
         from thinkgate.harness.backends.openai_backend import OpenAIConfig, make_openai_backend
     except ImportError as e:
-        raise UserError(f"the openai backend needs httpx ({e}); run `pip install 'thinkgate[serve]'`") from None
+        raise UserError(f"the openai backend needs aiohttp ({e}); run `pip install aiohttp`") from None
     return make_openai_backend(cfg.model, OpenAIConfig(base_urls=cfg.base_urls, api_key_env=cfg.api_key_env,
                                                        concurrency=cfg.concurrency, timeout_s=cfg.request_timeout))
 

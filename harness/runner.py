@@ -53,6 +53,7 @@ class RunConfig:
     concurrency: int = 16
     request_timeout: float = 600.0
     tokenizer: str | None = None  # optional local tokenizer for exact reasoning/answer token counts
+    server_seed: bool = True  # send each sample's seed to the server
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,8 @@ def _openai_backend(cfg: RunConfig) -> Backend:
     except ImportError as e:
         raise UserError(f"the openai backend needs aiohttp ({e}); run `pip install aiohttp`") from None
     return make_openai_backend(cfg.model, OpenAIConfig(base_urls=cfg.base_urls, api_key_env=cfg.api_key_env,
-                                                       concurrency=cfg.concurrency, timeout_s=cfg.request_timeout))
+                                                       concurrency=cfg.concurrency, timeout_s=cfg.request_timeout,
+                                                       send_seed=cfg.server_seed))
 
 
 def _progress():

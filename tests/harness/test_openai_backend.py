@@ -160,6 +160,8 @@ def test_body_prefill_template_kwargs_and_sampling():
     plain = build_body("m", req("k"), OpenAIConfig(base_urls=("http://x",)))
     assert "top_k" not in plain and "continue_final_message" not in plain and "chat_template_kwargs" not in plain
     assert "reasoning_effort" not in plain
+    unseeded = build_body("m", req("k"), OpenAIConfig(base_urls=("http://x",), send_seed=False))
+    assert "seed" not in unseeded and plain["seed"] == 5
 
 
 def test_body_carries_the_profiles_top_level_fields():

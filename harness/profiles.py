@@ -109,10 +109,14 @@ def _render_r1(messages, mode):
     return Rendering(messages)
 
 
-def _render_qwen3(messages, mode):
-    if mode == "default":
-        return Rendering(messages)
-    return Rendering(messages, "", {"enable_thinking": mode == "think"})
+def _template_switch(kwarg: str):
+    """Hybrid models switched by one boolean chat-template kwarg (Qwen3: `enable_thinking`,
+    DeepSeek-V3.1: `thinking`); `default` passes none."""
+    def render(messages, mode):
+        if mode == "default":
+            return Rendering(messages)
+        return Rendering(messages, "", {kwarg: mode == "think"})
+    return render
 
 
 def _render_qwen3_soft(messages, mode):
@@ -123,12 +127,6 @@ def _render_qwen3_soft(messages, mode):
     last_user = max(i for i, m in enumerate(msgs) if m["role"] == "user")
     msgs[last_user]["content"] += switch
     return Rendering(tuple(msgs))
-
-
-def _render_deepseek_v31(messages, mode):
-    if mode == "default":
-        return Rendering(messages)
-    return Rendering(messages, "", {"thinking": mode == "think"})
 
 
 def _render_gpt_oss(messages, mode):
@@ -159,7 +157,7 @@ PROFILES: dict[str, Profile] = {
         Profile("qwen3",
                 "Qwen3 hybrid models: `enable_thinking` through the chat template",
                 {"think": _QWEN3_THINK, "no_think": _QWEN3_NOTHINK, "default": _QWEN3_THINK},
-                _render_qwen3,
+                _template_switch("enable_thinking"),
                 "Qwen3 model card: think T=0.6/p=0.95/k=20; no-think T=0.7/p=0.8/k=20"),
         Profile("qwen3-soft",
                 "Qwen3 hybrid models, soft switch: `/think` or `/no_think` after the user turn",
@@ -167,7 +165,7 @@ PROFILES: dict[str, Profile] = {
                 _render_qwen3_soft, "Qwen3 model card (soft switch)"),
         Profile("deepseek-v3.1",
                 "DeepSeek-V3.1 hybrid: `thinking` through the chat template",
-                {"think": _R1, "no_think": _R1, "default": _R1}, _render_deepseek_v31,
+                {"think": _R1, "no_think": _R1, "default": _R1}, _template_switch("thinking"),
                 "DeepSeek-V3.1 model card (thinking template kwarg); T=0.6/p=0.95"),
         Profile("gpt-oss",
                 "gpt-oss: `reasoning_effort` high (think) / low (no_think; it cannot turn "

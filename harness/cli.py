@@ -228,7 +228,8 @@ def _items_of(run_dirs: list[Path]):
 @router_app.command("train")
 def router_train(
     run_dirs: list[Path] = typer.Argument(..., help="Runs with both think and no_think answers for the same items."),
-    out: Path = typer.Option(Path("router"), help="Where to save the router (router.joblib + router.json)."),
+    # not "router": run from a checkout of thinkgate, that is the source folder of thinkgate.router
+    out: Path = typer.Option(Path("routers/latest"), help="Where to save the router (router.joblib + router.json)."),
     lam: float = typer.Option(0.0, "--lambda", help="Token price: utility = Δscore − λ·Δtokens/T (0: think iff it scores higher)."),
     scale: float = typer.Option(1000.0, "--token-scale", help="T, tokens per unit of λ."),
     features: str = typer.Option("auto", help="tfidf, minilm, hand, or a '+' combination; auto: the best in grouped CV."),

@@ -78,6 +78,7 @@ def score_vs_tokens(suites: Sequence[dict[str, Any]]) -> str:
     fig, ax = plt.subplots(figsize=(WIDTH, 3.6))
     markers = {"think": "o", "no_think": "s", "default": "^"}
     df = pd.DataFrame(suites)
+    ax.set_ylim(-3, 103)  # before the labels: they are placed against the final limits
     if not df.empty:
         df["tokens"] = df["mean_reasoning_tokens"].fillna(0) + df["mean_answer_tokens"].fillna(0)
         labels = []
@@ -91,14 +92,12 @@ def score_vs_tokens(suites: Sequence[dict[str, Any]]) -> str:
             if not scored.empty:
                 top = scored.loc[scored["mean"].idxmax()]  # a suite is named at its best mode
                 labels.append((suite, top["tokens"], 100 * top["mean"]))
-        ax.set_ylim(-3, 103)
         _place_labels(ax, sorted(labels, key=lambda t: -t[2]))
     for mode, m in markers.items():
         ax.scatter([], [], marker=m, color="#666", label=mode)
     ax.legend(frameon=False, fontsize=8)
     ax.set_xlabel("mean generated tokens per answer (reasoning + answer)")
     ax.set_ylabel("mean score (%)")
-    ax.set_ylim(-3, 103)
     return _svg(fig)
 
 

@@ -202,11 +202,12 @@ def load_minilm(path: str | Path | None = None, precision: str = "fp32"):
     was worse (cosine 0.89-0.95) and slower, hence the per-channel qconfig."""
     if precision not in ("fp32", "int8"):
         raise ValueError(f"MiniLM precision must be 'fp32' or 'int8', not {precision!r}")
-    key = f"{path or minilm_path()}|{precision}"
+    folder = str(path or minilm_path())
+    key = f"{folder}|{precision}"
     if key not in _MODELS:
         from sentence_transformers import SentenceTransformer
 
-        model = SentenceTransformer(str(path or minilm_path()), device="cpu", local_files_only=True)
+        model = SentenceTransformer(folder, device="cpu", local_files_only=True)
         if precision == "int8":
             import torch
             from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic

@@ -13,12 +13,12 @@ exact prompt text plus the part of it the parser must see (the assistant prefix)
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from thinkgate.harness.errors import UserError
+from thinkgate.tasks.plugins import Registry, did_you_mean
 
 MODES = ("think", "no_think", "default")
 
@@ -141,49 +141,46 @@ _GPT_OSS = Sampling(temperature=1.0, top_p=1.0)
 _QWEN3_THINK = Sampling(temperature=0.6, top_p=0.95, top_k=20)
 _QWEN3_NOTHINK = Sampling(temperature=0.7, top_p=0.8, top_k=20)
 
-PROFILES: dict[str, Profile] = {
-    p.name: p
-    for p in [
-        Profile("generic",
-                "any chat or base model: R1-Zero system prompt + `<think>` prefill for think, "
-                "a direct-answer prompt for no_think (used for the embedded default)",
-                {"think": _R1, "no_think": _R1, "default": _R1}, _render_generic,
-                "DeepSeek-R1 paper (R1-Zero template); T=0.6/p=0.95 in every mode"),
-        Profile("deepseek-r1",
-                "DeepSeek-R1 and R1-Distill: no system prompt; prefill `<think>\\n` (think) "
-                "or `<think>\\n\\n</think>\\n\\n` (no_think, NoThinking)",
-                {"think": _R1, "no_think": _R1, "default": _R1}, _render_r1,
-                "DeepSeek-R1 model card: T=0.6, top-p 0.95, never greedy"),
-        Profile("qwen3",
-                "Qwen3 hybrid models: `enable_thinking` through the chat template",
-                {"think": _QWEN3_THINK, "no_think": _QWEN3_NOTHINK, "default": _QWEN3_THINK},
-                _template_switch("enable_thinking"),
-                "Qwen3 model card: think T=0.6/p=0.95/k=20; no-think T=0.7/p=0.8/k=20"),
-        Profile("qwen3-soft",
-                "Qwen3 hybrid models, soft switch: `/think` or `/no_think` after the user turn",
-                {"think": _QWEN3_THINK, "no_think": _QWEN3_NOTHINK, "default": _QWEN3_THINK},
-                _render_qwen3_soft, "Qwen3 model card (soft switch)"),
-        Profile("deepseek-v3.1",
-                "DeepSeek-V3.1 hybrid: `thinking` through the chat template",
-                {"think": _R1, "no_think": _R1, "default": _R1}, _template_switch("thinking"),
-                "DeepSeek-V3.1 model card (thinking template kwarg); T=0.6/p=0.95"),
-        Profile("gpt-oss",
-                "gpt-oss: `reasoning_effort` high (think) / low (no_think; it cannot turn "
-                "reasoning off); served models only (--backend openai), the server splits "
-                "the harmony reasoning channel into reasoning_content",
-                {"think": _GPT_OSS, "no_think": _GPT_OSS, "default": _GPT_OSS}, _render_gpt_oss,
-                "OpenAI gpt-oss model card: T=1.0, top-p 1.0", served_only=True),
-    ]
-}
+# Profiles are plug-ins: a third-party package adds one through the `thinkgate.profiles`
+# entry point group (the entry point names a `Profile`), or calls PROFILES.register(name, p).
+PROFILES: Registry[Profile] = Registry("profile", entry_points="thinkgate.profiles")
+
+for _p in [
+    Profile("generic",
+            "any chat or base model: R1-Zero system prompt + `<think>` prefill for think, "
+            "a direct-answer prompt for no_think (used for the embedded default)",
+            {"think": _R1, "no_think": _R1, "default": _R1}, _render_generic,
+            "DeepSeek-R1 paper (R1-Zero template); T=0.6/p=0.95 in every mode"),
+    Profile("deepseek-r1",
+            "DeepSeek-R1 and R1-Distill: no system prompt; prefill `<think>\\n` (think) "
+            "or `<think>\\n\\n</think>\\n\\n` (no_think, NoThinking)",
+            {"think": _R1, "no_think": _R1, "default": _R1}, _render_r1,
+            "DeepSeek-R1 model card: T=0.6, top-p 0.95, never greedy"),
+    Profile("qwen3",
+            "Qwen3 hybrid models: `enable_thinking` through the chat template",
+            {"think": _QWEN3_THINK, "no_think": _QWEN3_NOTHINK, "default": _QWEN3_THINK},
+            _template_switch("enable_thinking"),
+            "Qwen3 model card: think T=0.6/p=0.95/k=20; no-think T=0.7/p=0.8/k=20"),
+    Profile("qwen3-soft",
+            "Qwen3 hybrid models, soft switch: `/think` or `/no_think` after the user turn",
+            {"think": _QWEN3_THINK, "no_think": _QWEN3_NOTHINK, "default": _QWEN3_THINK},
+            _render_qwen3_soft, "Qwen3 model card (soft switch)"),
+    Profile("deepseek-v3.1",
+            "DeepSeek-V3.1 hybrid: `thinking` through the chat template",
+            {"think": _R1, "no_think": _R1, "default": _R1}, _template_switch("thinking"),
+            "DeepSeek-V3.1 model card (thinking template kwarg); T=0.6/p=0.95"),
+    Profile("gpt-oss",
+            "gpt-oss: `reasoning_effort` high (think) / low (no_think; it cannot turn "
+            "reasoning off); served models only (--backend openai), the server splits "
+            "the harmony reasoning channel into reasoning_content",
+            {"think": _GPT_OSS, "no_think": _GPT_OSS, "default": _GPT_OSS}, _render_gpt_oss,
+            "OpenAI gpt-oss model card: T=1.0, top-p 1.0", served_only=True),
+]:
+    PROFILES.register(_p.name, _p)
 
 
 def get_profile(name: str) -> Profile:
-    if name not in PROFILES:
-        close = difflib.get_close_matches(name, PROFILES, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise UserError(f"unknown profile '{name}'{hint}; known profiles: "
-                        f"{', '.join(PROFILES)} (see `thinkgate profiles`)")
-    return PROFILES[name]
+    return PROFILES.get(name)
 
 
 def guess_profile(model_name: str) -> str:
@@ -200,12 +197,21 @@ def guess_profile(model_name: str) -> str:
     return "generic"
 
 
-def parse_modes(text: str) -> tuple[str, ...]:
-    modes = tuple(m.strip() for m in text.split(",") if m.strip())
-    bad = [m for m in modes if m not in MODES]
-    if bad or not modes:
-        raise UserError(f"unknown mode(s) {', '.join(bad) or '(none)'}; modes are: {', '.join(MODES)}")
+def check_modes(modes: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The modes, validated: check_modes(("thnk",)) raises "unknown mode 'thnk' (did you mean 'think'?)"."""
+    modes = tuple(modes)
+    if not modes:
+        raise UserError(f"no modes given; modes are: {', '.join(MODES)}")
+    for m in modes:
+        if m not in MODES:
+            raise did_you_mean("mode", m, MODES)
+    if len(set(modes)) != len(modes):
+        raise UserError(f"modes {', '.join(modes)} name one mode twice; give each once")
     return modes
+
+
+def parse_modes(text: str) -> tuple[str, ...]:
+    return check_modes(tuple(m.strip() for m in text.split(",") if m.strip()))
 
 
 _TEMPLATE_TAIL = re.compile(r"<think>\s*(</think>\s*)?$")

@@ -11,7 +11,7 @@
     >>> parse_features("tdidf")
     Traceback (most recent call last):
     ...
-    ValueError: unknown feature set 'tdidf'; did you mean 'tfidf'? Known: tfidf, minilm, hand
+    thinkgate.tasks.plugins.UnknownNameError: unknown router feature set 'tdidf' (did you mean 'tfidf'?); known router feature sets: hand, minilm, tfidf (see `thinkgate list`)
 
 Every transformer pickles without heavy state: the MiniLM model is loaded lazily on the
 first transform and never saved with a router.
@@ -20,7 +20,6 @@ first transform and never saved with a router.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import math
 import re
 import warnings
@@ -30,7 +29,12 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-FEATURE_SETS = ("tfidf", "minilm", "hand")
+from thinkgate.tasks.plugins import Registry
+
+# name -> factory(dense: bool, seed: int) -> an unfitted sklearn transformer of texts.
+# Plug-ins: the `thinkgate.router_features` entry point group, or FEATURIZERS.register.
+FEATURIZERS: Registry[Callable[[bool, int], object]] = Registry(
+    "router feature set", entry_points="thinkgate.router_features")
 # What features="auto" tries (cheapest first: a tie keeps the cheaper one).
 AUTO_CANDIDATES = ("hand", "tfidf", "tfidf+hand", "minilm", "minilm+hand", "tfidf+minilm+hand")
 MINILM_DIM = 384
@@ -40,13 +44,10 @@ def parse_features(name: str) -> list[str]:
     """'tfidf+hand' -> ['tfidf', 'hand']; an unknown part says what exists."""
     parts = [p.strip().lower() for p in str(name).split("+") if p.strip()]
     if not parts:
-        raise ValueError(f"empty feature set {name!r}; use one of {', '.join(FEATURE_SETS)} or a "
+        raise ValueError(f"empty feature set {name!r}; use one of {', '.join(FEATURIZERS.names())} or a "
                          "combination such as 'tfidf+hand'")
     for p in parts:
-        if p not in FEATURE_SETS:
-            near = difflib.get_close_matches(p, FEATURE_SETS, n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else ";"
-            raise ValueError(f"unknown feature set {p!r}{hint} Known: {', '.join(FEATURE_SETS)}")
+        FEATURIZERS.get(p)  # an unknown part: "did you mean"
     if len(set(parts)) != len(parts):
         raise ValueError(f"feature set {name!r} names a part twice")
     return parts
@@ -58,20 +59,30 @@ def make_features(name: str, dense: bool = False, seed: int = 0):
     dense=True (for gradient boosting, which takes no sparse input) reduces TF-IDF to 64
     SVD components.
     """
-    from sklearn.pipeline import FeatureUnion, make_pipeline
-
-    def one(part: str):
-        if part == "tfidf":
-            tf = _tfidf()
-            return make_pipeline(tf, ClampedSVD(64, seed)) if dense else tf
-        if part == "minilm":
-            return MiniLMEmbedder()
-        return HandFeatures()
+    from sklearn.pipeline import FeatureUnion
 
     parts = parse_features(name)
     if len(parts) == 1:
-        return one(parts[0])
-    return FeatureUnion([(p, one(p)) for p in parts])
+        return FEATURIZERS.get(parts[0])(dense, seed)
+    return FeatureUnion([(p, FEATURIZERS.get(p)(dense, seed)) for p in parts])
+
+
+@FEATURIZERS.register("tfidf")
+def _tfidf_features(dense: bool = False, seed: int = 0):
+    from sklearn.pipeline import make_pipeline
+
+    tf = _tfidf()
+    return make_pipeline(tf, ClampedSVD(64, seed)) if dense else tf
+
+
+@FEATURIZERS.register("minilm")
+def _minilm_features(dense: bool = False, seed: int = 0):
+    return MiniLMEmbedder()
+
+
+@FEATURIZERS.register("hand")
+def _hand_features(dense: bool = False, seed: int = 0):
+    return HandFeatures()
 
 
 def _tfidf():

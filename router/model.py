@@ -11,7 +11,6 @@ was trained on and with which library versions; `load_router` warns when scikit-
 
 from __future__ import annotations
 
-import difflib
 import json
 import platform
 import warnings
@@ -22,7 +21,11 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-MODELS = ("logreg", "gbdt")
+from thinkgate.tasks.plugins import Registry
+
+# name -> factory(y, seed) -> an unfitted sklearn classifier with predict_proba.
+# Plug-ins: the `thinkgate.router_models` entry point group, or ROUTER_MODELS.register.
+ROUTER_MODELS: Registry[Any] = Registry("router model", entry_points="thinkgate.router_models")
 FILE_NAME = "router.joblib"
 META_NAME = "router.json"
 _CHECKED = ("scikit-learn", "numpy", "sentence-transformers")
@@ -81,20 +84,25 @@ class Router:
 
 
 def check_model(name: str) -> str:
-    if name not in MODELS:
-        near = difflib.get_close_matches(str(name), MODELS, n=1)
-        hint = f"did you mean {near[0]!r}? " if near else ""
-        raise ValueError(f"unknown router model {name!r}; {hint}Known: {', '.join(MODELS)}")
+    ROUTER_MODELS.get(name)
     return name
 
 
 def make_model(name: str, y: np.ndarray, seed: int = 0):
-    """A fresh classifier. logreg: logistic regression calibrated by CalibratedClassifierCV
-    (sigmoid, as many folds as the minority class allows, at most 5); gbdt:
-    HistGradientBoostingClassifier (needs dense features)."""
-    check_model(name)
-    if name == "gbdt":
-        return SerialHGB(min_samples_leaf=max(5, min(20, len(y) // 20)), seed=seed)
+    """A fresh classifier of the registered model `name`."""
+    return ROUTER_MODELS.get(name)(y, seed)
+
+
+@ROUTER_MODELS.register("gbdt")
+def _gbdt(y: np.ndarray, seed: int = 0):
+    """HistGradientBoostingClassifier (needs dense features)."""
+    return SerialHGB(min_samples_leaf=max(5, min(20, len(y) // 20)), seed=seed)
+
+
+@ROUTER_MODELS.register("logreg")
+def _logreg(y: np.ndarray, seed: int = 0):
+    """Logistic regression calibrated by CalibratedClassifierCV (sigmoid, as many folds as
+    the minority class allows, at most 5)."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold

@@ -3,10 +3,11 @@
 Imports no other thinkgate room.
 """
 
-from thinkgate.tasks.registry import UnknownSuiteError, get_suite, register_suite, resolve_suites, suite_names
+from thinkgate.tasks.registry import (SCORERS, SUITES, UnknownSuiteError, get_suite, register_scorer,
+                                      register_suite, resolve_suites, suite_names)
 from thinkgate.tasks.types import DOMAINS, Item, Score, Scorer, Suite, chat
 
 __all__ = [
-    "DOMAINS", "Item", "Score", "Scorer", "Suite", "UnknownSuiteError",
-    "chat", "get_suite", "register_suite", "resolve_suites", "suite_names",
+    "DOMAINS", "SCORERS", "SUITES", "Item", "Score", "Scorer", "Suite", "UnknownSuiteError",
+    "chat", "get_suite", "register_scorer", "register_suite", "resolve_suites", "suite_names",
 ]

@@ -21,7 +21,7 @@ import secrets
 from dataclasses import dataclass
 from importlib import resources
 
-from thinkgate.tasks.registry import register_suite
+from thinkgate.tasks.registry import register_scorer, register_suite
 from thinkgate.tasks.types import Item, Score, Suite, chat
 
 INSTRUCTION = (
@@ -87,6 +87,7 @@ def build_program(code: str, reference: dict, sentinel: str) -> str:
     )
 
 
+@register_scorer("code", domain="code", verifiable=True)
 @dataclass(frozen=True)
 class HumanEvalScorer:
     """Binary: the problem's unit tests pass in the sandbox within `timeout_s` seconds.

@@ -10,8 +10,10 @@ import json
 from importlib import resources
 from typing import Any, Iterator
 
+from thinkgate.tasks.plugins import UserError
 
-class DataFileError(ValueError):
+
+class DataFileError(UserError, ValueError):
     """A malformed line in a bundled or user data file; the message names file and line."""
 
 
@@ -20,15 +22,26 @@ def data_path(folder: str, name: str) -> Any:
 
 
 def read_jsonl(path: Any) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) for each non-blank line; a bad line raises DataFileError."""
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    """(line number, record) for each non-blank line; a bad line raises DataFileError
+    naming the file, the line and the fix (encoding, JSON, type)."""
+    try:
+        f = path.open("rb")
+    except OSError as e:
+        raise DataFileError(f"{path}: cannot be read ({e.strerror or e}); check the path and its permissions") from None
+    with f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise DataFileError(f"{path}:{lineno}: not valid UTF-8 (byte {e.start + 1} of the line); "
+                                    "save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
-                raise DataFileError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+                raise DataFileError(f"{path}:{lineno}: not valid JSON ({e.msg} at column {e.colno}); "
+                                    "write one JSON object per line") from None
             if not isinstance(record, dict):
                 raise DataFileError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
             yield lineno, record

@@ -40,7 +40,7 @@ from thinkgate.tasks.answers import (contains_letter_run, extract_choice, first_
 from thinkgate.tasks.evals_format import data_path, evals_items, read_jsonl
 from thinkgate.tasks.quiz import (PatternError, QuizQuestion, Subject, expand_pattern,
                                   questions_from_file, read_index, subsample)
-from thinkgate.tasks.registry import register_suite
+from thinkgate.tasks.registry import register_scorer, register_suite
 from thinkgate.tasks.types import Item, Score, Suite, chat
 
 TORT_FEW_SHOT = 4
@@ -101,6 +101,7 @@ def _data_error(name: str, reason: str) -> Score:
     return Score(name, None, None, "data_error", {"reason": reason})
 
 
+@register_scorer("exact", domain="longtail", verifiable=False)
 @dataclass(frozen=True)
 class IncludesScorer:
     """Sindarin: any ideal equal to, or contained as a whole phrase in, the normalized answer."""

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
-from thinkgate.tasks.registry import register_suite
+from thinkgate.tasks.registry import register_scorer, register_suite
 from thinkgate.tasks.types import Item, Score, Suite, chat
 
 INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -47,6 +47,7 @@ def load_gsm8k() -> list[Item]:
     return items
 
 
+@register_scorer("math", domain="math", verifiable=True)
 @dataclass(frozen=True)
 class MathVerifyScorer:
     """Binary correctness by math-verify. Timeouts are per call, in seconds."""

@@ -1,54 +1,74 @@
-"""One registry for suites: a name maps to a factory that returns a `Suite`.
+"""Suites and scorers, each one `Registry` (see plugins.py).
 
+A built-in suite is one module in `tasks/` with a `@register_suite(name)` factory (plus its
+data in tasks/data/): every module of the package is imported on first lookup, so there is
+no list to edit. A scorer is registered the same way, with the domain it belongs to:
+
+    @register_scorer("math", domain="math", verifiable=True)
+    class MathVerifyScorer: ...
+
+Third-party packages add both through entry points (`thinkgate.suites`, `thinkgate.scorers`).
 Factories import heavy dependencies lazily, so `import thinkgate.tasks` is cheap.
 """
 
 from __future__ import annotations
 
-import difflib
-import importlib
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
-from thinkgate.tasks.types import Suite
+from thinkgate.tasks.plugins import Registry, UnknownNameError
+from thinkgate.tasks.types import DOMAINS, Suite
 
-_SUITES: dict[str, Callable[[], Suite]] = {}
+SUITES: Registry[Callable[[], Suite]] = Registry("suite", modules=("thinkgate.tasks",),
+                                                 entry_points="thinkgate.suites")
 
 
-class UnknownSuiteError(KeyError):
-    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
-        return str(self.args[0])
+@dataclass(frozen=True)
+class ScorerSpec:
+    """A scorer by name: how to build it, the domain its suites belong to, verifiable or not."""
+
+    name: str
+    factory: Callable[[], Any]
+    domain: str
+    verifiable: bool
+    description: str = ""
+
+
+SCORERS: Registry[ScorerSpec] = Registry("scorer", modules=("thinkgate.tasks",),
+                                         entry_points="thinkgate.scorers")
+
+# kept for callers that catch it by its old name
+UnknownSuiteError = UnknownNameError
 
 
 def register_suite(name: str) -> Callable[[Callable[[], Suite]], Callable[[], Suite]]:
-    def deco(factory: Callable[[], Suite]) -> Callable[[], Suite]:
-        _SUITES[name] = factory
-        return factory
+    return SUITES.register(name)
+
+
+def register_scorer(name: str, *, domain: str, verifiable: bool) -> Callable[[Any], Any]:
+    """Class decorator: the scorer class (built with no arguments) under `name`."""
+    if domain not in DOMAINS:
+        raise ValueError(f"scorer '{name}': domain must be one of {', '.join(DOMAINS)}, got '{domain}'")
+
+    def deco(cls: Any) -> Any:
+        doc = (cls.__doc__ or "").strip().splitlines()
+        SCORERS.register(name, ScorerSpec(name, cls, domain, verifiable, doc[0] if doc else ""))
+        return cls
 
     return deco
 
 
 def suite_names() -> list[str]:
-    _load_builtin()
-    return sorted(_SUITES)
+    return SUITES.names()
 
 
 def get_suite(name: str) -> Suite:
-    """Return the suite called `name`; an unknown name says which names exist."""
-    _load_builtin()
-    if name not in _SUITES:
-        from thinkgate.tasks.types import DOMAINS
-
-        close = difflib.get_close_matches(name, list(_SUITES) + list(DOMAINS), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise UnknownSuiteError(
-            f"unknown suite '{name}'{hint}; known suites: {', '.join(sorted(_SUITES))}; "
-            f"domains (all their suites): {', '.join(DOMAINS)}"
-        )
-    return _SUITES[name]()
-
-
-# One module per domain; importing it runs its @register_suite decorators.
-_BUILTIN = ("math", "code", "summary", "translation", "writing", "longtail")
+    """Return the suite called `name`; an unknown name says which names exist (and the domains)."""
+    if name not in SUITES:
+        raise UnknownNameError("suite", name, SUITES.names() + list(DOMAINS),
+                               f" (a domain name stands for all its suites: {', '.join(DOMAINS)}; "
+                               "see `thinkgate list`)")
+    return SUITES.get(name)()
 
 
 def resolve_suites(names: list[str] | tuple[str, ...], lmeval_include: str | None = None) -> list[Suite]:
@@ -59,26 +79,17 @@ def resolve_suites(names: list[str] | tuple[str, ...], lmeval_include: str | Non
     """
     from thinkgate.tasks.custom import custom_suite, is_custom
     from thinkgate.tasks.lmeval import is_lmeval, lmeval_suite
-    from thinkgate.tasks.types import DOMAINS
 
     out: dict[str, Suite] = {}
     for name in names:
         if is_custom(name) or is_lmeval(name):
-            suite = custom_suite(name) if is_custom(name) else lmeval_suite(name, lmeval_include)
-            out.setdefault(suite.name, suite)
+            found = [custom_suite(name) if is_custom(name) else lmeval_suite(name, lmeval_include)]
         elif name == "all":
-            for suite in (get_suite(n) for n in suite_names()):
-                out.setdefault(suite.name, suite)
-        elif name in DOMAINS:
             found = [get_suite(n) for n in suite_names()]
-            for suite in (s for s in found if s.domain == name):
-                out.setdefault(suite.name, suite)
+        elif name in DOMAINS:
+            found = [s for s in (get_suite(n) for n in suite_names()) if s.domain == name]
         else:
-            suite = get_suite(name)
+            found = [get_suite(name)]
+        for suite in found:
             out.setdefault(suite.name, suite)
     return list(out.values())
-
-
-def _load_builtin() -> None:
-    for module in _BUILTIN:
-        importlib.import_module(f"thinkgate.tasks.{module}")

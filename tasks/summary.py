@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from thinkgate.tasks.evals_format import evals_items
-from thinkgate.tasks.registry import register_suite
+from thinkgate.tasks.registry import register_scorer, register_suite
 from thinkgate.tasks.types import Item, Score, Suite
 
 
+@register_scorer("rouge", domain="summary", verifiable=False)
 @dataclass(frozen=True)
 class RougeLScorer:
     name: str = "rougeL_f1"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from thinkgate.tasks.evals_format import data_path, evals_items
-from thinkgate.tasks.registry import register_suite
+from thinkgate.tasks.registry import register_scorer, register_suite
 from thinkgate.tasks.types import Item, Score, Suite, chat
 
 
@@ -36,6 +36,7 @@ def clean_translation(answer: str) -> str:
     return text
 
 
+@register_scorer("chrf", domain="translation", verifiable=False)
 @dataclass(frozen=True)
 class ChrFScorer:
     """Sentence chrF++ / 100 against the references (the best when there are several)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from thinkgate.tasks import constraints as cons
-from thinkgate.tasks.registry import register_suite
+from thinkgate.tasks.registry import register_scorer, register_suite
 from thinkgate.tasks.types import Item, Score, Suite, chat
 
 LONGBENCH_CITATION = (
@@ -67,6 +67,7 @@ def load_longbench_write() -> list[Item]:
     return items
 
 
+@register_scorer("length", domain="writing", verifiable=False)
 @dataclass(frozen=True)
 class LengthScorer:
     """How close the answer's word count is to the required length (`length_score`).
@@ -125,6 +126,7 @@ def load_constraints(n: int = cons.N_ITEMS, seed: int = cons.SEED) -> list[Item]
     return items
 
 
+@register_scorer("constraints", domain="writing", verifiable=False)
 @dataclass(frozen=True)
 class ConstraintScorer:
     """The fraction of the item's constraints the answer meets (IFEval's instruction-level

@@ -37,7 +37,7 @@ def test_unknown_suite(tmp_path):
 
 def test_unknown_mode(tmp_path):
     res = run_cli("eval", "--modes", "thinking", "--out", str(tmp_path / "o"))
-    _one_line_error(res, "unknown mode", "think, no_think, default")
+    _one_line_error(res, "unknown mode 'thinking'", "did you mean 'think'", "known modes: default, no_think, think")
 
 
 def test_missing_engine_package(tmp_path, tiny_model):

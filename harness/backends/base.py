@@ -50,7 +50,11 @@ class RawGeneration:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Engine settings passed through to vLLM / transformers."""
+    """Backend settings: what vLLM / transformers take, and where a served model lives.
+
+    Every backend factory takes (model, EngineConfig), so the model under test and the
+    judge are built the same way from the same registry.
+    """
 
     dtype: str = "auto"
     tensor_parallel_size: int = 1
@@ -60,6 +64,12 @@ class EngineConfig:
     batch_size: int = 16  # transformers only: prompts per generate() call
     max_requests_in_flight: int = 4096  # vLLM: chunk only to bound host memory
     seed: int = 0
+    # served models (--backend openai): the server applies the chat template
+    base_urls: tuple[str, ...] = ()
+    api_key_env: str | None = None  # NAME of the env var with the key; the key is never stored
+    concurrency: int = 16
+    request_timeout: float = 600.0
+    send_seed: bool = True  # send each sample's seed to the server
 
 
 class Backend(Protocol):

@@ -107,7 +107,7 @@ def test_think_is_never_greedy():
 def test_unknown_profile_and_mode():
     with pytest.raises(UserError, match="did you mean 'qwen3'"):
         get_profile("qwen")
-    with pytest.raises(UserError, match="modes are: think, no_think, default"):
+    with pytest.raises(UserError, match=r"unknown mode .nothink. \(did you mean .no_think.\?\); known modes: default, no_think, think"):
         parse_modes("think,nothink")
 
 

@@ -119,7 +119,7 @@ def test_save_load_round_trip_and_version_warning(router, data, tmp_path):
 def test_unknown_names_say_what_exists(data):
     with pytest.raises(ValueError, match="did you mean 'logreg'"):
         train_router(data, features="hand", model="logref")
-    with pytest.raises(ValueError, match="Known: tfidf, minilm, hand"):
+    with pytest.raises(ValueError, match="known router feature sets: hand, minilm, tfidf"):
         train_router(data, features="words")
 
 

@@ -56,7 +56,7 @@ def test_malformed_custom_suite_is_a_one_line_cli_error(tmp_path):
     f = write(tmp_path / "bad.jsonl", ['{"prompt": "x", "reference": "1"}', "not json"])
     res = run_cli("eval", "--suites", f"{f}:math", "--out", str(tmp_path / "o"))
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert res.stderr.strip().splitlines() == [f"error: {f}:2: not valid JSON (Expecting value)"]
+    assert res.stderr.strip().splitlines() == [f"error: {f}:2: not valid JSON (Expecting value at column 1); write one JSON object per line"]
 
 
 LMEVAL_YAML = """task: thinkgate_local_arith

@@ -1,8 +1,31 @@
-"""The parser on literal strings (DESIGN.md parsing policy)."""
+"""The harness's parser on literal strings (DESIGN.md parsing policy).
+
+The implementation lives in thinkgate.tasks.thinkparse (tests/tasks/test_thinkparse.py has
+the full rule tables); this file checks the harness's import path and its call shapes.
+"""
 
 import pytest
 
+from thinkgate.harness import parsing
 from thinkgate.harness.parsing import parse_completion
+from thinkgate.tasks import thinkparse
+
+
+def test_harness_parsing_is_a_re_export():
+    assert parsing.parse_completion is thinkparse.parse_completion
+    assert parsing.Parsed is thinkparse.Parsed
+
+
+def test_runner_call_shape_positional_without_mode():
+    # harness/runner.py: parse_completion(prefix, raw.text, raw.reasoning_content, raw.finish_reason)
+    p = parse_completion("<think>\n\n</think>\n\n", "4 <think>x", None, "stop")
+    assert (p.answer, p.think_state, getattr(p, "leaked_think", None)) == ("4 <think>x", "closed", False)
+    assert parse_completion("<think>\n\n</think>\n\n", "4 <think>x", None, "stop", mode="no_think").leaked_think
+
+
+def test_judge_call_shape():
+    # harness/judge.py: parse_completion("", g.text).answer
+    assert parse_completion("", "<think>weigh it</think>\n\nScore: 7").answer == "Score: 7"
 
 
 def test_closed_think_block():
@@ -32,24 +55,26 @@ def test_no_tags_at_all():
     assert (p.reasoning, p.answer, p.think_state, p.think_blocks) == ("", "The answer is 4.", "absent", 0)
 
 
-def test_two_think_blocks_are_both_reasoning():
+def test_second_block_is_answer_text():
+    # only the block that opens the text is reasoning (was: both blocks joined as reasoning)
     p = parse_completion("", "<think>first</think>\nPartial. <think>second</think>\nFinal: 4")
-    assert p.reasoning == "first\n\nsecond"
-    assert p.answer == "Partial. \nFinal: 4"
+    assert p.reasoning == "first"
+    assert p.answer == "Partial. <think>second</think>\nFinal: 4"
     assert (p.think_state, p.think_blocks) == ("closed", 2)
 
 
-def test_second_block_left_open_means_no_answer():
+def test_second_block_left_open_keeps_the_answer():
+    # (was: an unclosed second block emptied the answer)
     p = parse_completion("", "<think>a</think>Answer 4 <think>wait, maybe", finish_reason="length")
-    assert (p.answer, p.think_state) == ("", "unclosed")
+    assert (p.reasoning, p.answer, p.think_state, p.think_blocks) == ("a", "Answer 4 <think>wait, maybe", "closed", 2)
 
 
 def test_literal_think_inside_code_block_of_answer():
     completion = ("<think>write code</think>\nHere:\n```python\nprint('<think>')\nx = '</think>'\n```\nDone.")
-    p = parse_completion("", completion)
+    p = parse_completion("", completion, mode="no_think")
     assert p.reasoning == "write code"
     assert p.answer == "Here:\n```python\nprint('<think>')\nx = '</think>'\n```\nDone."
-    assert (p.think_state, p.think_blocks) == ("closed", 1)
+    assert (p.think_state, p.think_blocks, p.leaked_think) == ("closed", 1, False)
 
 
 def test_empty_think_block_in_prefill_no_think():

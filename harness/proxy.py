@@ -1,11 +1,13 @@
 """`thinkgate router serve`: an OpenAI-compatible proxy that decides per request whether to think.
 
     client (openai SDK, curl, ...) --> thinkgate proxy --> any OpenAI-compatible upstream
-                                       score the last user turn with the saved router,
+                                       score the chat with the saved router,
                                        think iff score >= threshold, apply the profile's switch
 
-The switch is the one evaluation uses (`get_profile(name).render(messages, mode)`), mapped
-onto the request body:
+The router scores `thinkgate.router.dataset.router_text(chat)`, the text it was trained
+on (the last user turn, soft switch removed). The switch is the one evaluation uses
+(`get_profile(name).render(messages, mode)`), mapped onto the client's body by
+`thinkgate.harness.chat_request.build_chat_body`, the function the openai backend uses:
 
 - template kwargs (qwen3: `enable_thinking`) are merged into `chat_template_kwargs`;
 - a prefill (deepseek-r1, generic: `<think>\\n` or `<think>\\n\\n</think>\\n\\n`) becomes a final
@@ -34,8 +36,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Iterator
 
+from thinkgate.harness.chat_request import build_chat_body
 from thinkgate.harness.errors import UserError
+from thinkgate.harness.http_util import openai_base_url, scrub
 from thinkgate.harness.profiles import get_profile
+from thinkgate.router.dataset import router_text
 
 log = logging.getLogger("thinkgate.proxy")
 
@@ -79,14 +84,6 @@ class BadRequest(ValueError):
     def __init__(self, message: str, param: str | None = None):
         super().__init__(message)
         self.param = param
-
-
-def upstream_base(url: str) -> str:
-    """upstream_base("http://h:8000") -> "http://h:8000/v1"; "http://h:8000/v1/" -> "http://h:8000/v1"."""
-    url = url.rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise UserError(f"upstream '{url}' is not an http(s) URL; pass e.g. http://127.0.0.1:8000/v1")
-    return url if url.split("://", 1)[1].count("/") else url + "/v1"
 
 
 def _text(content: Any, where: str) -> str | None:
@@ -139,23 +136,10 @@ def forced_mode(header: str | None, field: Any) -> str | None:
 
 def apply_switch(body: dict[str, Any], messages: list[dict[str, Any]], profile, mode: str,
                  model: str | None = None) -> dict[str, Any]:
-    """The body to forward: `profile`'s switch for `mode` applied, thinkgate's own field removed."""
-    r = profile.render(tuple(messages), mode)
-    out = {k: v for k, v in body.items() if k != "thinkgate_mode"}
-    msgs = [dict(m) for m in r.messages]
-    if r.template_kwargs:
-        out["chat_template_kwargs"] = {**(body.get("chat_template_kwargs") or {}), **r.template_kwargs}
-    out.update(r.api_params)
-    if r.prefill:
-        if msgs[-1]["role"] == "assistant" and body.get("continue_final_message"):
-            msgs[-1]["content"] = r.prefill + (msgs[-1]["content"] or "")  # the client's own prefill
-        else:
-            msgs.append({"role": "assistant", "content": r.prefill})
-        out["continue_final_message"], out["add_generation_prompt"] = True, False
-    out["messages"] = msgs
-    if model:
-        out["model"] = model
-    return out
+    """The body to forward: `profile`'s switch for `mode` applied to the client's own body
+    (its sampling kept), thinkgate's own field removed; `body` is not changed."""
+    client = {k: v for k, v in body.items() if k != "thinkgate_mode"}
+    return build_chat_body(model, profile.render(tuple(messages), mode), None, extra=client)
 
 
 def _error(status: int, message: str, kind: str, param: str | None = None):
@@ -176,50 +160,156 @@ def _router_summary(router, threshold: float) -> dict[str, Any]:
     return {"kind": type(router).__name__, "threshold": threshold, **flat}
 
 
+class _Proxy:
+    """One proxy: its settings, checked once at startup, and the three routes' handlers."""
+
+    def __init__(self, config: ProxyConfig, router=None):
+        self.config = config
+        self.profile = get_profile(config.profile)
+        self.base = openai_base_url(config.upstream)
+        self.router = router if router is not None else _load_router(config.router_path)
+        self.threshold = float(self.router.threshold if config.threshold is None else config.threshold)
+        if not 0.0 <= self.threshold <= 1.0:
+            raise UserError(f"threshold {self.threshold} is outside [0, 1]; the router scores "
+                            "P(thinking pays)")
+        self.key = _upstream_key(config.api_key_env)
+
+    def scrub(self, text: str) -> str:
+        return scrub(text, self.key)
+
+    def upstream_headers(self, request) -> dict[str, str]:
+        """The upstream's key when one is set, else the client's own Authorization."""
+        if self.key:
+            return {"authorization": f"Bearer {self.key}"}
+        auth = request.headers.get("authorization")
+        return {"authorization": auth} if auth else {}
+
+    def unreachable(self, exc: Exception):
+        """A 504 for an upstream that did not answer in time, a 502 for one that cannot be reached."""
+        import httpx
+
+        if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+            return _error(504, f"upstream {self.base} did not answer within {self.config.timeout:g} s "
+                          f"({type(exc).__name__}); raise --timeout or check the server's load",
+                          "upstream_timeout")
+        return _error(502, self.scrub(f"upstream {self.base} is unreachable ({type(exc).__name__}: "
+                                      f"{exc}); check that the server runs and --upstream is right"),
+                      "upstream_unreachable")
+
+    async def decide(self, messages: list[dict[str, Any]], forced: str | None) -> Decision:
+        """Score the chat's router text (the one training used) and pick the mode."""
+        from starlette.concurrency import run_in_threadpool
+
+        score = float((await run_in_threadpool(self.router.score, [router_text(messages)]))[0])
+        if forced:
+            return Decision(forced, score, True)
+        return Decision("think" if score >= self.threshold else "no_think", score, False)
+
+    async def chat(self, request):
+        """POST /v1/chat/completions: decide, apply the switch, forward, relay the answer."""
+        import httpx
+
+        t0 = time.perf_counter()
+        try:
+            body, messages, forced = await _read_chat(request)
+        except BadRequest as e:
+            return _error(400, str(e), "invalid_request_error", e.param)
+        try:
+            d = await self.decide(messages, forced)
+        except Exception as e:  # a router bug must not look like an upstream failure
+            log.exception("the router failed")
+            return _error(500, f"the router failed on this prompt ({type(e).__name__}: {e}); send "
+                          "x-thinkgate-mode: think|no_think to bypass it", "router_error")
+        fwd = apply_switch(body, messages, self.profile, d.mode, self.config.model)
+        client = request.app.state.client
+        req = client.build_request("POST", f"{self.base}/chat/completions", json=fwd,
+                                   headers=self.upstream_headers(request))
+        stream = bool(body.get("stream"))
+        try:
+            resp = await client.send(req, stream=stream)
+        except httpx.HTTPError as e:
+            log.warning("route=%s score=%.4f upstream error %s", d.mode, d.score, type(e).__name__)
+            return self.unreachable(e)
+        log.info("route=%s score=%.4f forced=%d status=%d headers_after=%.1fms", d.mode, d.score,
+                 d.forced, resp.status_code, 1000 * (time.perf_counter() - t0))
+        return await self._answer(resp, d, stream)
+
+    async def _answer(self, resp, d: Decision, stream: bool):
+        """The upstream's answer with its status, plus the decision's headers; SSE relayed."""
+        from starlette.responses import Response, StreamingResponse
+
+        headers = {**_passed_headers(resp.headers), **d.headers()}
+        if not stream or resp.status_code >= 400:
+            content = await resp.aread()
+            await resp.aclose()
+            return Response(content, status_code=resp.status_code, headers=headers)
+        return StreamingResponse(_relay(resp, self.scrub), status_code=resp.status_code, headers=headers)
+
+    async def models(self, request):
+        """GET /v1/models: the upstream's list, passed through."""
+        import httpx
+        from starlette.responses import Response
+
+        try:
+            resp = await request.app.state.client.get(f"{self.base}/models",
+                                                      headers=self.upstream_headers(request))
+        except httpx.HTTPError as e:
+            return self.unreachable(e)
+        return Response(resp.content, status_code=resp.status_code, headers=_passed_headers(resp.headers))
+
+    async def health(self, request):
+        """GET /health: 200 while the upstream answers, else 503; the profile and router in use."""
+        import httpx
+        from starlette.responses import JSONResponse
+
+        try:
+            resp = await request.app.state.client.get(f"{self.base}/models", timeout=5.0,
+                                                      headers=self.upstream_headers(request))
+            up = {"url": self.base, "reachable": resp.status_code < 500, "status": resp.status_code}
+        except httpx.HTTPError as e:
+            up = {"url": self.base, "reachable": False, "error": self.scrub(f"{type(e).__name__}: {e}")}
+        return JSONResponse({"ok": up["reachable"], "upstream": up, "profile": self.profile.name,
+                             "router": _router_summary(self.router, self.threshold)},
+                            status_code=200 if up["reachable"] else 503)
+
+
+def _load_router(path: str | None):
+    if not path:
+        raise UserError("no router to serve: pass --router PATH (a folder written by "
+                        "`thinkgate router train`)")
+    from thinkgate.router import load_router
+
+    return load_router(path)
+
+
+def _upstream_key(env: str | None) -> str | None:
+    """The upstream's API key, read once from the variable named `env` (None: no key)."""
+    if not env:
+        return None
+    key = os.environ.get(env)
+    if not key:
+        raise UserError(f"environment variable {env} is empty or unset; export the upstream's "
+                        "API key there, or drop --api-key-env")
+    return key
+
+
+async def _read_chat(request) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
+    """(body, messages, forced mode) of a client's chat request; BadRequest says what is wrong."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadRequest("the request body is not valid JSON") from None
+    messages = parse_messages(body)
+    return body, messages, forced_mode(request.headers.get("x-thinkgate-mode"), body.get("thinkgate_mode"))
+
+
 def create_app(config: ProxyConfig, router=None):
     """The proxy as a FastAPI app. `router` is a built router (anything with `score(texts)`,
     `threshold`, `meta`); without one, `config.router_path` is loaded."""
     import httpx
-    from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse, Response, StreamingResponse
-    from starlette.concurrency import run_in_threadpool
+    from fastapi import FastAPI
 
-    profile = get_profile(config.profile)
-    base = upstream_base(config.upstream)
-    if router is None:
-        if not config.router_path:
-            raise UserError("no router to serve: pass --router PATH (a folder written by "
-                            "`thinkgate router train`)")
-        from thinkgate.router import load_router
-
-        router = load_router(config.router_path)
-    threshold = float(router.threshold if config.threshold is None else config.threshold)
-    if not 0.0 <= threshold <= 1.0:
-        raise UserError(f"threshold {threshold} is outside [0, 1]; the router scores P(thinking pays)")
-    key = None
-    if config.api_key_env:
-        key = os.environ.get(config.api_key_env)
-        if not key:
-            raise UserError(f"environment variable {config.api_key_env} is empty or unset; export "
-                            "the upstream's API key there, or drop --api-key-env")
-
-    def scrub(text: str) -> str:
-        return text.replace(key, "***") if key else text
-
-    def upstream_headers(request: Request) -> dict[str, str]:
-        if key:
-            return {"authorization": f"Bearer {key}"}
-        auth = request.headers.get("authorization")
-        return {"authorization": auth} if auth else {}
-
-    def unreachable(exc: Exception):
-        if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
-            return _error(504, f"upstream {base} did not answer within {config.timeout:g} s "
-                          f"({type(exc).__name__}); raise --timeout or check the server's load",
-                          "upstream_timeout")
-        return _error(502, scrub(f"upstream {base} is unreachable ({type(exc).__name__}: {exc}); "
-                                 "check that the server runs and --upstream is right"),
-                      "upstream_unreachable")
+    proxy = _Proxy(config, router)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -230,72 +320,10 @@ def create_app(config: ProxyConfig, router=None):
             yield
 
     app = FastAPI(title="thinkgate router proxy", lifespan=lifespan)
-
-    async def decide(text: str, forced: str | None) -> Decision:
-        score = float((await run_in_threadpool(router.score, [text]))[0])
-        if forced:
-            return Decision(forced, score, True)
-        return Decision("think" if score >= threshold else "no_think", score, False)
-
-    @app.post("/v1/chat/completions")
-    async def chat(request: Request):
-        t0 = time.perf_counter()
-        try:
-            body = await request.json()
-        except ValueError:
-            return _error(400, "the request body is not valid JSON", "invalid_request_error")
-        try:
-            messages = parse_messages(body)
-            forced = forced_mode(request.headers.get("x-thinkgate-mode"), body.get("thinkgate_mode"))
-        except BadRequest as e:
-            return _error(400, str(e), "invalid_request_error", e.param)
-        last_user = next(m["content"] for m in reversed(messages) if m["role"] == "user")
-        try:
-            d = await decide(last_user, forced)
-        except Exception as e:  # a router bug must not look like an upstream failure
-            log.exception("the router failed")
-            return _error(500, f"the router failed on this prompt ({type(e).__name__}: {e}); send "
-                          "x-thinkgate-mode: think|no_think to bypass it", "router_error")
-        fwd = apply_switch(body, messages, profile, d.mode, config.model)
-        client: httpx.AsyncClient = request.app.state.client
-        req = client.build_request("POST", f"{base}/chat/completions", json=fwd,
-                                   headers=upstream_headers(request))
-        try:
-            resp = await client.send(req, stream=bool(body.get("stream")))
-        except httpx.HTTPError as e:
-            log.warning("route=%s score=%.4f upstream error %s", d.mode, d.score, type(e).__name__)
-            return unreachable(e)
-        log.info("route=%s score=%.4f forced=%d status=%d headers_after=%.1fms", d.mode, d.score,
-                 d.forced, resp.status_code, 1000 * (time.perf_counter() - t0))
-        headers = {**_passed_headers(resp.headers), **d.headers()}
-        if not body.get("stream") or resp.status_code >= 400:
-            content = await resp.aread()
-            await resp.aclose()
-            return Response(content, status_code=resp.status_code, headers=headers)
-        return StreamingResponse(_relay(resp, scrub), status_code=resp.status_code, headers=headers)
-
-    @app.get("/v1/models")
-    async def models(request: Request):
-        try:
-            resp = await request.app.state.client.get(f"{base}/models", headers=upstream_headers(request))
-        except httpx.HTTPError as e:
-            return unreachable(e)
-        return Response(resp.content, status_code=resp.status_code, headers=_passed_headers(resp.headers))
-
-    @app.get("/health")
-    async def health(request: Request):
-        try:
-            resp = await request.app.state.client.get(f"{base}/models", headers=upstream_headers(request),
-                                                      timeout=5.0)
-            up = {"url": base, "reachable": resp.status_code < 500, "status": resp.status_code}
-        except httpx.HTTPError as e:
-            up = {"url": base, "reachable": False, "error": scrub(f"{type(e).__name__}: {e}")}
-        return JSONResponse({"ok": up["reachable"], "upstream": up, "profile": profile.name,
-                             "router": _router_summary(router, threshold)},
-                            status_code=200 if up["reachable"] else 503)
-
+    app.add_route("/v1/chat/completions", proxy.chat, methods=["POST"])
+    app.add_route("/v1/models", proxy.models, methods=["GET"])
+    app.add_route("/health", proxy.health, methods=["GET"])
     return app
-
 
 async def _relay(resp, scrub) -> AsyncIterator[bytes]:
     """Pass the upstream's SSE bytes on as they arrive; a broken stream ends with an error event."""

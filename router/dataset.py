@@ -11,13 +11,14 @@ T is a token scale: with T = 1000 and lam = 0.1, a thousand extra tokens must bu
 score. Generated tokens are `completion_tokens`, or `reasoning_tokens + answer_tokens`
 where that is missing.
 
-The text is what a router sees in production: the chat's last user turn. With a
-`messages` column (a JSON list of {role, content}) it is that turn; without one it is
-recovered from the rendered `prompt` (ChatML, Llama 3, DeepSeek, Gemma, Mistral, harmony
-markers), else the whole prompt. Qwen3's soft switch (` /think`, ` /no_think`) is removed,
-so the text cannot give the mode away.
+The text is what a router sees in production, `router_text(chat)`: the chat's last user
+turn, Qwen3's soft switch (` /think`, ` /no_think`) removed so the text cannot give the
+mode away, outer whitespace stripped. The serving proxy calls the same function on the
+client's chat. With a `messages` column (the item's chat as JSON) the text is taken from
+it; without one the turn is recovered from the rendered `prompt` (ChatML, Llama 3,
+DeepSeek, Gemma, Mistral, harmony markers), else the whole prompt is used.
 
-    >>> last_user_turn('[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}]')
+    >>> router_text('[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2? /no_think"}]')
     '2+2?'
     >>> user_turn_from_prompt("<|im_start|>user\\nHi there<|im_end|>\\n<|im_start|>assistant\\n")
     ('Hi there', 'prompt:user-turn')
@@ -67,6 +68,17 @@ def last_user_turn(messages: Any) -> str | None:
     return None
 
 
+def router_text(messages: Any) -> str | None:
+    """The text a router scores for a chat (a list of {role, content}, or its JSON text):
+    the last user turn, soft switch removed, stripped; None when the chat has no user text."""
+    turn = last_user_turn(messages)
+    return None if turn is None else _clean(turn)
+
+
+def _clean(turn: str) -> str:
+    return _SOFT_SWITCH.sub("", turn).strip()
+
+
 def user_turn_from_prompt(prompt: str) -> tuple[str, str]:
     """(text, source): the last user turn of a rendered prompt, or the whole prompt."""
     for pattern in _USER_TURN:
@@ -76,14 +88,15 @@ def user_turn_from_prompt(prompt: str) -> tuple[str, str]:
     return prompt, "prompt"
 
 
-def _router_text(row: pd.Series) -> tuple[str, str]:
+def _row_text(row: pd.Series) -> tuple[str, str]:
+    """(text, source) of an items-table row: `router_text` of its chat, else of its prompt."""
     if "messages" in row.index:
-        text = last_user_turn(row["messages"])
+        text = router_text(row["messages"])
         if text is not None:
-            return _SOFT_SWITCH.sub("", text), "messages"
+            return text, "messages"
     prompt = row["prompt"] if "prompt" in row.index and isinstance(row["prompt"], str) else ""
     text, source = user_turn_from_prompt(prompt)
-    return _SOFT_SWITCH.sub("", text), source
+    return _clean(text), source
 
 
 def _tokens(df: pd.DataFrame) -> pd.Series:
@@ -128,7 +141,7 @@ def build_dataset(items: pd.DataFrame, lam: float = 0.0, T: float = 1000,
     present = [m for m in (think, base) if ("score", m) in per_mode.columns]
     both = per_mode.dropna(subset=[("score", m) for m in present]) if len(present) == 2 else per_mode.iloc[:0]
     first = ok.groupby(keys, sort=True).first()
-    texts = {k: [_router_text(r) for _, r in g.iterrows()]
+    texts = {k: [_row_text(r) for _, r in g.iterrows()]
              for k, g in ok.groupby(keys, sort=True) if (k in both.index)}
     out = pd.DataFrame(index=both.index).reset_index()
     for col in ("domain", "verifiable", "group"):

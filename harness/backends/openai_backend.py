@@ -10,18 +10,17 @@ generations are gathered in the loop and cross a thread-safe queue as lists, flu
 every `flush_every_s` or `flush_every_n`, so the store gets them as they finish (and the
 runner's thread wakes once per list, not once per result).
 
-Retries: transport errors, timeouts, 408/409/429/5xx, a malformed body and a stream cut
-before `[DONE]` are retried (at most `max_retries` per request and `retry_budget` over
-the whole call) with jittered exponential backoff; `Retry-After` (seconds or an HTTP date)
-on 429/503 is honoured. Other 4xx are final. An endpoint that fails `breaker_failures`
-times in a row is set aside for a cool-down (doubling while it keeps failing) and the
-others carry the load. The API key is read once from `api_key_env`, sent as a Bearer
-token and scrubbed from every error text.
+Retries (tenacity): transport errors, timeouts, 408/409/429/5xx, a malformed body and a
+stream cut before `[DONE]` are retried (at most `max_retries` per request and
+`retry_budget` over the whole call) with jittered exponential backoff; `Retry-After`
+(seconds or an HTTP date) on 429/503 is honoured. Other 4xx are final. Each attempt goes
+to the least-loaded healthy endpoint other than the one that just failed; an endpoint
+that fails `breaker_failures` times in a row is set aside for a cool-down (doubling while
+it keeps failing) and the others carry the load. The API key is read once from
+`api_key_env`, sent as a Bearer token and scrubbed from every error text.
 
-The profile's rendering is sent as is: `messages`, the `prefill` as a final assistant
-message with vLLM's `continue_final_message: true, add_generation_prompt: false` (the
-server then returns only the continuation), `chat_template_kwargs` from the profile, and
-the profile's top-level fields (`reasoning_effort` for gpt-oss).
+The body is `thinkgate.harness.chat_request.build_chat_body` of the profile's rendering,
+the function the routing proxy uses too.
 """
 
 from __future__ import annotations
@@ -35,18 +34,22 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Awaitable, Iterator, Sequence
 
 import aiohttp
+import tenacity
 
 from thinkgate.harness.backends.base import EngineRequest, RawGeneration
+from thinkgate.harness.chat_request import build_chat_body
+from thinkgate.harness.http_util import openai_base_url, scrub
+from thinkgate.harness.profiles import Rendering
 
 RETRY_STATUS = {408, 409, 429}
 
 
 @dataclass(frozen=True)
 class OpenAIConfig:
-    base_urls: tuple[str, ...]  # e.g. ("http://host:8000/v1",); "/v1" is added when missing
+    base_urls: tuple[str, ...]  # e.g. ("http://host:8000/v1",); a bare host gets "/v1"
     api_key_env: str | None = "OPENAI_API_KEY"  # name of the env var; unset/empty: no auth header
     concurrency: int = 16
     timeout_s: float = 600.0  # whole request, per attempt
@@ -68,21 +71,23 @@ class OpenAIConfig:
 
 
 class RetryableError(Exception):
+    """A failed attempt worth another try; `retry_after` is the server's Retry-After in seconds."""
+
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
 
 
 class FinalError(Exception):
-    pass
+    """A failed attempt that another try would not change (a 4xx other than 408/409/429)."""
 
 
-def _v1(url: str) -> str:
-    url = url.rstrip("/")
-    return url if url.endswith("/v1") else url + "/v1"
+# what a retry may fix; aiohttp's connect timeout is an asyncio.TimeoutError too
+RETRYABLE = (RetryableError, asyncio.TimeoutError, aiohttp.ClientError)
 
 
 def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: "3" -> 3.0; an HTTP date -> seconds until then."""
     if not value:
         return None
     value = value.strip()
@@ -97,28 +102,13 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def build_body(model: str, r: EngineRequest, config: OpenAIConfig) -> dict[str, Any]:
-    extra = dict(config.extra_body or {})
-    messages = [dict(m) for m in r.messages] or [{"role": "user", "content": r.prompt}]
-    body: dict[str, Any] = {**extra, "model": model, "messages": messages,
-                            "temperature": r.sampling.temperature, "top_p": r.sampling.top_p,
-                            "max_tokens": r.sampling.max_tokens}
-    if r.prefill:
-        messages.append({"role": "assistant", "content": r.prefill})
-        body["continue_final_message"], body["add_generation_prompt"] = True, False
-    kwargs = {**(extra.get("chat_template_kwargs") or {}), **dict(r.template_kwargs)}
-    if kwargs:
-        body["chat_template_kwargs"] = kwargs
-    body.update(dict(r.api_params))
-    if r.sampling.top_k > 0:
-        body["top_k"] = r.sampling.top_k
-    if r.sampling.min_p > 0:
-        body["min_p"] = r.sampling.min_p
-    if r.sampling.seed is not None and config.send_seed:
-        body["seed"] = r.sampling.seed
-    if config.stream:
-        body["stream"], body["stream_options"] = True, {"include_usage": True}
-    return body
+def request_body(model: str, r: EngineRequest, config: OpenAIConfig) -> dict[str, Any]:
+    """The chat-completions body of one engine request (its profile rendering and sampling).
+    A request without messages (a prompt-only caller) sends its prompt as the user turn."""
+    rendering = Rendering(r.messages or ({"role": "user", "content": r.prompt},), r.prefill,
+                          dict(r.template_kwargs), dict(r.api_params))
+    return build_chat_body(model, rendering, r.sampling, send_seed=config.send_seed,
+                           extra=config.extra_body, stream=config.stream)
 
 
 def _short(text: str, n: int = 300) -> str:
@@ -182,6 +172,14 @@ def run_async(coro: Any) -> Any:
 
 
 class Endpoint:
+    """One server of the fleet: requests in flight and a circuit breaker.
+
+    The breaker is hand-written on purpose: its state chooses WHERE the next attempt goes
+    (`OpenAIBackend._pick`, least-loaded among the healthy, the first to come back when all
+    are set aside). Breaker libraries (pybreaker, aiobreaker) guard one callable and raise
+    while open; they have no notion of picking another server. tenacity does the rest.
+    """
+
     def __init__(self, url: str):
         self.url, self.in_flight, self.failures, self.trips, self.down_until = url, 0, 0, 0, 0.0
 
@@ -203,11 +201,11 @@ class OpenAIBackend:
         if not config.base_urls:
             raise ValueError("OpenAIConfig.base_urls is empty")
         self.model, self.config = model_name, config
+        self._urls = [openai_base_url(u) for u in config.base_urls]
         self._key = os.environ.get(config.api_key_env or "", "") if config.api_key_env else ""
-        self.stats = {"requests": 0, "retries": 0, "errors": 0}
 
     def scrub(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
+        return scrub(text, self._key)
 
     def close(self) -> None:
         pass
@@ -258,11 +256,12 @@ class OpenAIBackend:
         headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
         # the whole attempt is bounded by asyncio.timeout in _one; aiohttp bounds the connect
         timeout = aiohttp.ClientTimeout(total=None, connect=min(cfg.connect_timeout_s, cfg.timeout_s))
-        self._endpoints = [Endpoint(_v1(u)) for u in cfg.base_urls]
+        self._endpoints = [Endpoint(u) for u in self._urls]
         self._sessions = {ep.url: aiohttp.ClientSession(
             headers=headers, timeout=timeout, connector=aiohttp.TCPConnector(limit=workers + 2))
             for ep in self._endpoints}
         self._budget = cfg.retry_budget if cfg.retry_budget is not None else len(requests) // 10 + 20
+        self._retrying = self._retry_policy()
         todo: asyncio.Queue = asyncio.Queue()
         for r in requests:
             todo.put_nowait(r)
@@ -275,7 +274,7 @@ class OpenAIBackend:
                 out.put(batch)  # the runner's thread wakes once per batch, not per result
                 batch = []
 
-        async def work(i: int) -> None:
+        async def work() -> None:
             while not stop.is_set():
                 try:
                     r = todo.get_nowait()
@@ -293,7 +292,7 @@ class OpenAIBackend:
 
         ticker = asyncio.create_task(flusher())
         try:
-            tasks = [asyncio.create_task(work(i)) for i in range(workers)]
+            tasks = [asyncio.create_task(work()) for _ in range(workers)]
             holder["tasks"] = tasks
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
@@ -311,53 +310,57 @@ class OpenAIBackend:
             return min(self._endpoints, key=lambda e: e.down_until)
         return min(healthy, key=lambda e: (e.in_flight, random.random()))
 
-    async def _one(self, r: EngineRequest) -> RawGeneration:
+    def _retry_policy(self) -> tenacity.AsyncRetrying:
+        """Retry what a retry may fix, at most `max_retries` times per request and while the
+        call's retry budget lasts; wait Retry-After when the server sent one, else back off."""
         cfg = self.config
-        body = build_body(self.model, r, cfg)
-        t0 = time.perf_counter()
-        self.stats["requests"] += 1
-        last: Endpoint | None = None
-        attempt = 0
-        while True:
-            ep = self._pick(last)
-            last = ep
-            ep.in_flight += 1
-            try:
-                if hasattr(asyncio, "timeout"):  # 3.11+: no extra task per attempt
-                    async with asyncio.timeout(cfg.timeout_s):
-                        result = await self._attempt(ep, body)
-                else:
-                    result = await asyncio.wait_for(self._attempt(ep, body), cfg.timeout_s)
-                ep.ok()
-                text, reasoning, finish, ptoks, ctoks = result
-                ptoks = ptoks if ptoks is not None else len(r.prompt_token_ids)
-                return RawGeneration(r.key, text, finish, ptoks, ctoks, time.perf_counter() - t0, reasoning)
-            except FinalError as e:
-                error, wait = str(e), None
-                retry = False
-            except RetryableError as e:
-                ep.failed(cfg)
-                error, wait, retry = str(e), e.retry_after, True
-            except asyncio.TimeoutError:  # aiohttp's connect timeout is one too
-                ep.failed(cfg)
-                error, wait, retry = f"timeout after {cfg.timeout_s:g} s", None, True
-            except aiohttp.ClientError as e:  # refused, reset, a body cut short, ...
-                ep.failed(cfg)
-                error, wait, retry = f"{type(e).__name__}: {_short(str(e), 200) or 'connection error'}", None, True
-            finally:
-                ep.in_flight -= 1
-            if not retry or attempt >= cfg.max_retries or self._budget <= 0:
-                if retry and attempt < cfg.max_retries:
-                    error += " (retry budget exhausted)"
-                self.stats["errors"] += 1
-                msg = self.scrub(f"{error} [{ep.url}, {attempt + 1} attempt(s)]")
-                return RawGeneration(r.key, "", "error", len(r.prompt_token_ids), 0,
-                                     time.perf_counter() - t0, None, msg)
+        half = dict(multiplier=cfg.backoff_base_s / 2, max=cfg.backoff_max_s / 2)
+        # base * 2^(n-1), capped, times uniform(0.5, 1): never at once, never in lockstep
+        backoff = tenacity.wait_exponential(**half) + tenacity.wait_random_exponential(**half)
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            after = getattr(state.outcome.exception(), "retry_after", None)
+            return min(after, cfg.retry_after_max_s) if after is not None else backoff(state)
+
+        def spend(state: tenacity.RetryCallState) -> None:
             self._budget -= 1
-            self.stats["retries"] += 1
-            attempt += 1
-            backoff = min(cfg.backoff_max_s, cfg.backoff_base_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-            await asyncio.sleep(min(wait, cfg.retry_after_max_s) if wait is not None else backoff)
+
+        return tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception_type(RETRYABLE), wait=wait, before_sleep=spend,
+            stop=tenacity.stop_after_attempt(cfg.max_retries + 1) | (lambda state: self._budget <= 0),
+            reraise=True)
+
+    async def _one(self, r: EngineRequest) -> RawGeneration:
+        """One request, retried by the policy; a failure comes back as an error generation."""
+        body = request_body(self.model, r, self.config)
+        t0 = time.perf_counter()
+        tried: list[Endpoint] = []  # one per attempt
+        try:  # a copy per request: a tenacity policy keeps per-call state
+            text, reasoning, finish, ptoks, ctoks = await self._retrying.copy()(self._try, body, tried)
+        except Exception as e:  # noqa: BLE001 - every failure is recorded, none loses its key
+            error = _describe(e, self.config)
+            if isinstance(e, RETRYABLE) and len(tried) <= self.config.max_retries:
+                error += " (retry budget exhausted)"
+            where = tried[-1].url if tried else "no endpoint"
+            return RawGeneration(r.key, "", "error", len(r.prompt_token_ids), 0, time.perf_counter() - t0,
+                                 None, self.scrub(f"{error} [{where}, {len(tried)} attempt(s)]"))
+        ptoks = ptoks if ptoks is not None else len(r.prompt_token_ids)
+        return RawGeneration(r.key, text, finish, ptoks, ctoks, time.perf_counter() - t0, reasoning)
+
+    async def _try(self, body: dict, tried: list[Endpoint]):
+        """One attempt, on the least-loaded healthy endpoint other than the last one tried."""
+        ep = self._pick(tried[-1] if tried else None)
+        tried.append(ep)
+        ep.in_flight += 1
+        try:
+            result = await _within(self.config.timeout_s, self._attempt(ep, body))
+        except RETRYABLE:
+            ep.failed(self.config)
+            raise
+        finally:
+            ep.in_flight -= 1
+        ep.ok()
+        return result
 
     async def _attempt(self, ep: Endpoint, body: dict):
         async with self._sessions[ep.url].post(ep.url + "/chat/completions", json=body) as resp:
@@ -375,6 +378,24 @@ class OpenAIBackend:
                 raise RetryableError(msg, ra)
             raise FinalError(msg)
         return parse_response(raw, headers.get("content-type", ""))
+
+
+def _describe(e: BaseException, cfg: OpenAIConfig) -> str:
+    if isinstance(e, asyncio.TimeoutError):
+        return f"timeout after {cfg.timeout_s:g} s"
+    if isinstance(e, aiohttp.ClientError):  # refused, reset, a body cut short, ...
+        return f"{type(e).__name__}: {_short(str(e), 200) or 'connection error'}"
+    if isinstance(e, (RetryableError, FinalError)):
+        return str(e)
+    return f"{type(e).__name__}: {_short(str(e), 200)}"
+
+
+async def _within(seconds: float, aw: Awaitable[Any]) -> Any:
+    """`await aw`, bounded by `seconds` (asyncio.TimeoutError past it)."""
+    if hasattr(asyncio, "timeout"):  # 3.11+: no extra task per attempt
+        async with asyncio.timeout(seconds):
+            return await aw
+    return await asyncio.wait_for(aw, seconds)
 
 
 def make_openai_backend(model_name: str, config: OpenAIConfig) -> OpenAIBackend:

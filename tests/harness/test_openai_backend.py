@@ -16,8 +16,11 @@ from contextlib import contextmanager
 from typing import Callable
 
 from thinkgate.harness.backends.base import EngineRequest
-from thinkgate.harness.backends.openai_backend import (OpenAIBackend, OpenAIConfig, build_body,
-                                                       make_openai_backend, parse_retry_after)
+import pytest
+
+from thinkgate.harness.backends.openai_backend import (OpenAIBackend, OpenAIConfig, make_openai_backend,
+                                                       parse_retry_after, request_body)
+from thinkgate.harness.errors import UserError
 from thinkgate.harness.profiles import Sampling
 
 SECRET = "sk-planted-secret-0123456789"
@@ -152,15 +155,15 @@ def collect(backend: OpenAIBackend, requests) -> tuple[dict, int]:
 
 def test_body_prefill_template_kwargs_and_sampling():
     c = OpenAIConfig(base_urls=("http://x",), extra_body={"chat_template_kwargs": {"a": 1}, "foo": 2})
-    b = build_body("m", req("k", prefill="<think>\n", kwargs=(("enable_thinking", True),), top_k=20), c)
+    b = request_body("m", req("k", prefill="<think>\n", kwargs=(("enable_thinking", True),), top_k=20), c)
     assert b["messages"] == [{"role": "user", "content": "k"}, {"role": "assistant", "content": "<think>\n"}]
     assert b["continue_final_message"] is True and b["add_generation_prompt"] is False
     assert b["chat_template_kwargs"] == {"a": 1, "enable_thinking": True}
     assert (b["model"], b["top_k"], b["seed"], b["max_tokens"], b["foo"]) == ("m", 20, 5, 32, 2)
-    plain = build_body("m", req("k"), OpenAIConfig(base_urls=("http://x",)))
+    plain = request_body("m", req("k"), OpenAIConfig(base_urls=("http://x",)))
     assert "top_k" not in plain and "continue_final_message" not in plain and "chat_template_kwargs" not in plain
     assert "reasoning_effort" not in plain
-    unseeded = build_body("m", req("k"), OpenAIConfig(base_urls=("http://x",), send_seed=False))
+    unseeded = request_body("m", req("k"), OpenAIConfig(base_urls=("http://x",), send_seed=False))
     assert "seed" not in unseeded and plain["seed"] == 5
 
 
@@ -168,7 +171,7 @@ def test_body_carries_the_profiles_top_level_fields():
     from dataclasses import replace
 
     r = replace(req("k"), api_params=(("reasoning_effort", "low"),))
-    assert build_body("m", r, OpenAIConfig(base_urls=("http://x",)))["reasoning_effort"] == "low"
+    assert request_body("m", r, OpenAIConfig(base_urls=("http://x",)))["reasoning_effort"] == "low"
 
 
 def test_retry_after_parsing():
@@ -254,6 +257,9 @@ def test_retry_budget_bounds_total_retries():
         got, _ = collect(backend, [req(f"k-{i}") for i in range(20)])
     assert all(g.finish_reason == "error" for g in got.values())
     assert len(server.log) == 20 + 5
+    # each error says why it stopped: out of attempts, or out of budget
+    assert all("5 attempt(s)" in g.error or "(retry budget exhausted)" in g.error for g in got.values())
+    assert sum("(retry budget exhausted)" in g.error for g in got.values()) >= 15
 
 
 def test_fleet_one_endpoint_down_other_carries_the_load():
@@ -263,6 +269,31 @@ def test_fleet_one_endpoint_down_other_carries_the_load():
         got, _ = collect(backend, [req(f"k-{i}") for i in range(200)])
     assert len(got) == 200 and all(g.finish_reason == "stop" for g in got.values())
     assert len(bad.log) <= 10 and len(good.log) == 200
+
+
+def test_a_retry_goes_to_another_endpoint():
+    """Failover without the breaker: the retry of a failed attempt avoids the endpoint that failed."""
+    bad, good = FaultServer(lambda k, a: "500"), FaultServer(lambda k, a: "ok")
+    with bad.running() as bad_url, good.running() as good_url:
+        backend = OpenAIBackend("m", cfg([bad_url, good_url], max_retries=1, breaker_failures=10_000))
+        got, _ = collect(backend, [req(f"k-{i}") for i in range(40)])
+    assert all(g.finish_reason == "stop" for g in got.values())
+    assert len(good.log) == 40 and bad.log and all(bad.attempts[k] == 1 for k in bad.attempts)
+
+
+def test_retry_after_is_capped():
+    server = FaultServer(lambda k, a: "429" if a == 0 else "ok")  # Retry-After: 1
+    with server.running() as url:
+        got, _ = collect(OpenAIBackend("m", cfg([url], timeout_s=5, retry_after_max_s=0.1)), [req("k-0")])
+    t = [e["t"] for e in server.log]
+    assert got["k-0"].finish_reason == "stop" and t[1] - t[0] < 0.8
+
+
+def test_base_urls_are_normalised_and_checked():
+    b = OpenAIBackend("m", cfg(["http://h:8000", "http://h:8001/v1/", "https://api.x/openai/v1"]))
+    assert b._urls == ["http://h:8000/v1", "http://h:8001/v1", "https://api.x/openai/v1"]
+    with pytest.raises(UserError, match="not an http"):
+        OpenAIBackend("m", cfg(["h:8000"]))
 
 
 def test_early_close_stops_the_worker():

@@ -15,8 +15,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from thinkgate.harness.errors import UserError
 from thinkgate.harness.profiles import DIRECT_SYSTEM, NO_THINKING_PREFILL, R1_ZERO_SYSTEM, get_profile
-from thinkgate.harness.proxy import (ProxyConfig, apply_switch, background_server, create_app,
-                                     forced_mode, upstream_base)
+from thinkgate.harness.http_util import openai_base_url, scrub
+from thinkgate.harness.proxy import ProxyConfig, apply_switch, background_server, create_app, forced_mode
 
 PIECES = ["al", "pha", " beta"]
 STREAM_GAP = 0.25  # seconds the fake upstream waits between stream chunks
@@ -284,8 +284,10 @@ def test_config_errors_say_what_to_do():
 
 
 def test_pure_helpers():
-    assert upstream_base("http://h:8000") == "http://h:8000/v1"
-    assert upstream_base("https://h/api/v1/") == "https://h/api/v1"
+    assert openai_base_url("http://h:8000") == "http://h:8000/v1"
+    assert openai_base_url("https://h/api/v1/") == "https://h/api/v1"
+    assert openai_base_url("http://h:8000/v1") == "http://h:8000/v1"
+    assert scrub("key sk-1 and sk-1", "sk-1") == "key *** and ***" and scrub("sk-1", None) == "sk-1"
     assert forced_mode(None, None) is None and forced_mode("auto", None) is None
     assert forced_mode("think", "think") == "think"
     body = {"model": "m", "thinkgate_mode": "think", "messages": [{"role": "user", "content": "q"},
@@ -320,3 +322,42 @@ def test_tool_call_turns_without_content_pass(proxy):
                    headers={"x-thinkgate-mode": "No_Think"})
     assert r.status_code == 200 and r.headers["x-thinkgate-route"] == "no_think"
     assert r.json()["echo"]["body"]["messages"][1]["tool_calls"][0]["id"] == "t1"
+
+
+class RecordingRouter(DigitRouter):
+    def __init__(self):
+        self.seen = []
+
+    def score(self, texts):
+        self.seen.extend(texts)
+        return super().score(texts)
+
+
+ROUTER_CHATS = [
+    [{"role": "user", "content": "What is 2+2? /no_think"}],
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "first"},
+     {"role": "assistant", "content": "ok"}, {"role": "user", "content": "  Solve x^2 = 4\n"}],
+    [{"role": "user", "content": [{"type": "text", "text": "Say "},
+                                  {"type": "text", "text": "hello /think"}]}],
+    [{"role": "user", "content": "weather in 2 cities?"},
+     {"role": "assistant", "tool_calls": [{"id": "t1", "type": "function",
+                                           "function": {"name": "w", "arguments": "{}"}}]},
+     {"role": "tool", "tool_call_id": "t1", "content": "sunny"}],
+]
+
+
+def test_the_router_sees_the_text_it_was_trained_on(proxy):
+    """The proxy scores the same text build_dataset gives the router for the same chat."""
+    pd = pytest.importorskip("pandas")
+    from thinkgate.router import build_dataset
+
+    router = RecordingRouter()
+    url = proxy(router=router, profile="qwen3-soft")
+    for msgs in ROUTER_CHATS:
+        assert httpx.post(url + "/v1/chat/completions", json={"messages": msgs}).status_code == 200
+    rows = [{"suite": "s", "item_id": f"i{i}", "mode": mode, "score": 1.0, "status": "ok",
+             "completion_tokens": 10, "prompt": "unused", "messages": json.dumps(msgs)}
+            for i, msgs in enumerate(ROUTER_CHATS) for mode in ("think", "no_think")]
+    trained = build_dataset(pd.DataFrame(rows))["text"].tolist()
+    assert router.seen == trained
+    assert trained == ["What is 2+2?", "Solve x^2 = 4", "Say hello", "weather in 2 cities?"]

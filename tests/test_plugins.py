@@ -213,3 +213,27 @@ def test_python_and_cli_reject_a_misspelling_with_the_same_message(tmp_path, kw,
                   "--out", str(tmp_path / "o"))
     assert res.returncode == 2
     assert res.stderr.strip() == f"error: {e.value}"
+
+
+def test_a_run_repeats_from_its_own_config_file(plugin_path, tmp_path, tiny_model):
+    out = tmp_path / "run"
+    first = run_cli("eval", "--suites", "parity", "--backend", "plug-echo", "--profile", "plug-profile",
+                    "--limit", "4", "--out", str(out), env=_env(plugin_path))
+    assert first.returncode == 0, first.stderr
+    again = run_cli("eval", "--config", str(out / "config.toml"), env=_env(plugin_path))
+    assert again.returncode == 0, again.stderr
+    assert "8 requests: 0 generated now (all were already in the store)" in again.stdout
+    # an option on the command line overrides the file; YAML works too
+    (tmp_path / "run.yaml").write_text(f"suites: [parity]\nbackend: plug-echo\nprofile: plug-profile\n"
+                                       f"out: {tmp_path / 'yaml'}\nmodes: [no_think]\n")
+    res = run_cli("eval", "--config", str(tmp_path / "run.yaml"), "--limit", "2", env=_env(plugin_path))
+    assert res.returncode == 0, res.stderr
+    assert "2 requests: 2 generated now" in res.stdout
+    assert "limit = 2" in (tmp_path / "yaml" / "config.toml").read_text()
+
+
+def test_a_config_file_with_an_unknown_setting_is_a_one_line_error(tmp_path):
+    (tmp_path / "run.toml").write_text('suites = ["math"]\nmax_tokns = 12\n')
+    res = run_cli("eval", "--config", str(tmp_path / "run.toml"))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "unknown setting 'max_tokns' (did you mean 'max_tokens'?)" in res.stderr

@@ -37,17 +37,17 @@ def _summary(res, out: Path) -> None:
 
 def _print_results(out: Path) -> None:
     """The suite x mode results table (score ± CI, n, think tokens, truncated, errors)."""
+    import json
+
+    import pandas as pd
     from rich.console import Console
 
     from thinkgate.harness.console import results_table
-    from thinkgate.harness.store import Store
 
-    store = Store(out)
-    try:
-        items = store.items()
-    finally:
-        store.close()
-    Console(width=None if sys.stdout.isatty() else 160).print(results_table(items))
+    # the report's own numbers (estimates.json): nothing is computed twice
+    items = pd.read_parquet(out / "items.parquet")
+    estimates = json.loads((out / "estimates.json").read_text(encoding="utf-8"))
+    Console(width=None if sys.stdout.isatty() else 150).print(results_table(items, estimates))
     typer.echo(f"report: {out / 'report.html'} (and report.md, estimates.json, items.parquet; "
                f"config: {out / 'config.toml'}; engine log: {out / 'engine.log'})")
 
@@ -159,14 +159,15 @@ def judge_cmd(
     """Judge think vs no_think answers of the non-verifiable suites pairwise, in both orders."""
     from thinkgate.harness.config import CONFIG_NAME, RunConfig
     from thinkgate.harness.report_io import write_outputs
-    from thinkgate.harness.runner import _progress, run_judge_for
+    from thinkgate.harness.console import progress
+    from thinkgate.harness.runner import run_judge_for
 
     store = _open_store(run_dir)
     base = RunConfig.from_file(run_dir / CONFIG_NAME) if (run_dir / CONFIG_NAME).is_file() else RunConfig(out=str(run_dir))
     cfg = base.with_updates(out=str(run_dir), judge=model, judge_max_tokens=max_tokens,
                             **({"backend": backend} if backend else {}))
     try:
-        with _progress() as prog:
+        with progress() as prog:
             n = run_judge_for(store, cfg, prog)
         write_outputs(store)
     finally:
@@ -290,7 +291,7 @@ def router_train(
     except ValueError as e:
         raise UserError(str(e)) from None
     path = save_router(router, out)
-    Console().print(router_train_table(router.meta))
+    Console().print(router_train_table(router.meta, threshold=router.threshold))
     typer.echo(f"router: {path} (threshold {router.threshold:.4g})")
 
 

@@ -236,7 +236,7 @@ class _Proxy:
 
     async def _answer(self, resp, d: Decision, stream: bool):
         """The upstream's answer with its status, plus the decision's headers; SSE relayed."""
-        from starlette.responses import Response, StreamingResponse
+        from fastapi.responses import Response, StreamingResponse
 
         headers = {**_passed_headers(resp.headers), **d.headers()}
         if not stream or resp.status_code >= 400:
@@ -248,7 +248,7 @@ class _Proxy:
     async def models(self, request):
         """GET /v1/models: the upstream's list, passed through."""
         import httpx
-        from starlette.responses import Response
+        from fastapi.responses import Response
 
         try:
             resp = await request.app.state.client.get(f"{self.base}/models",
@@ -260,7 +260,7 @@ class _Proxy:
     async def health(self, request):
         """GET /health: 200 while the upstream answers, else 503; the profile and router in use."""
         import httpx
-        from starlette.responses import JSONResponse
+        from fastapi.responses import JSONResponse
 
         try:
             resp = await request.app.state.client.get(f"{self.base}/models", timeout=5.0,
@@ -325,7 +325,8 @@ def create_app(config: ProxyConfig, router=None):
     app.add_route("/health", proxy.health, methods=["GET"])
     return app
 
-async def _relay(resp, scrub) -> AsyncIterator[bytes]:
+
+async def _relay(resp, scrub_text) -> AsyncIterator[bytes]:
     """Pass the upstream's SSE bytes on as they arrive; a broken stream ends with an error event."""
     import json
 
@@ -335,7 +336,7 @@ async def _relay(resp, scrub) -> AsyncIterator[bytes]:
         async for chunk in resp.aiter_bytes():
             yield chunk
     except httpx.HTTPError as e:
-        msg = scrub(f"upstream stream broke ({type(e).__name__}: {e}); retry the request")
+        msg = scrub_text(f"upstream stream broke ({type(e).__name__}: {e}); retry the request")
         log.warning("%s", msg)
         event = {"error": {"message": msg, "type": "upstream_error", "code": 502}}
         yield f"data: {json.dumps(event)}\n\n".encode()

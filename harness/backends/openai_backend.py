@@ -254,7 +254,7 @@ class OpenAIBackend:
         holder["loop"] = asyncio.get_running_loop()
         workers = max(1, min(cfg.concurrency, len(requests)))
         headers = {"Authorization": f"Bearer {self._key}"} if self._key else {}
-        # the whole attempt is bounded by asyncio.timeout in _one; aiohttp bounds the connect
+        # the whole attempt is bounded by _within in _try; aiohttp bounds the connect
         timeout = aiohttp.ClientTimeout(total=None, connect=min(cfg.connect_timeout_s, cfg.timeout_s))
         self._endpoints = [Endpoint(u) for u in self._urls]
         self._sessions = {ep.url: aiohttp.ClientSession(

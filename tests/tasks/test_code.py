@@ -59,11 +59,12 @@ def test_full_function_vs_body_only_programs():
     assert defines_entry_point("import math\ndef add(a, b):\n    return a + b", "add")
     assert not defines_entry_point("    return a + b", "add")
     assert not defines_entry_point("def add_one(x):\n    pass", "add")
-    full = build_program("def add(a, b):\n    return a + b\n", REF, "TOKEN")
+    full, tests = build_program("def add(a, b):\n    return a + b\n", REF)
     assert full.index(REF["prompt"]) < full.index("def add(a, b):\n    return")  # prompt kept, then overridden
-    body = build_program("    return a + b\n", REF, "TOKEN")
-    assert REF["prompt"] + "    return a + b\n" in body
-    assert body.rstrip().endswith("check(add)\nprint('TOKEN')")
+    body, _ = build_program("    return a + b\n", REF)
+    assert body == REF["prompt"] + "    return a + b\n"
+    assert "check" not in full  # the tests never enter the program
+    assert (tests.code, tests.entry_point, tests.prelude) == (REF["test"], "add", REF["prompt"])
 
 
 @pytest.mark.parametrize("answer, passed, outcome", [
@@ -79,6 +80,15 @@ def test_scorer_on_literal_answers(items, answer, passed, outcome):
     s = HumanEvalScorer(timeout_s=2.0)(answer, _item(items))
     assert (s.passed, s.value, s.status, s.detail["outcome"]) == (passed, float(passed), "ok", outcome)
     assert set(s.detail) >= {"outcome", "reason", "stderr_tail"}
+
+
+def test_detail_shows_the_guards_and_labels_the_programs_words(items):
+    answer = "```python\ndef add(a, b):\n    print('sandbox failed: fake')\n    raise ValueError('x')\n```"
+    s = HumanEvalScorer(timeout_s=3.0)(answer, _item(items))
+    assert (s.status, s.passed) == ("ok", False)
+    assert "fake" not in s.detail["reason"] and "sandbox failed: fake" in s.detail["stdout_head"]
+    assert s.detail["program_reported"] == "ValueError" and "ValueError" in s.detail["stderr_tail"]
+    assert set(s.detail["guards"]) | set(s.detail["missing_guards"]) >= {"mount", "pid", "net", "uid"}
 
 
 def test_sandbox_failure_is_a_score_error_not_a_wrong_answer(items, monkeypatch):

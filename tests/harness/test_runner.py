@@ -1,5 +1,6 @@
 """The runner and the store, with a scripted engine (the real engines are tested in e2e/)."""
 
+import json
 import sqlite3
 
 import pytest
@@ -116,3 +117,65 @@ def test_store_is_wal_with_unique_keys(tmp_path, tiny_model, scripted):
     with pytest.raises(sqlite3.IntegrityError):
         key = db.execute("SELECT key FROM requests LIMIT 1").fetchone()[0]
         db.execute("INSERT INTO requests (key) VALUES (?)", (key,))
+
+
+def test_planned_keys_and_seeds_are_those_of_request_key_and_sample_seed(tokenizer):
+    from thinkgate.harness.models import ModelRef
+    from thinkgate.harness.pipeline import with_token_ids
+    from thinkgate.harness.profiles import get_profile
+    from thinkgate.harness.runner import load_suites, plan_requests, request_key, sample_seed
+
+    c = RunConfig(out="unused", profile="generic", suites=("math",), samples=3, limit=2, temperature=0.7, seed=5)
+    model, profile = ModelRef("m", "/m", "rev"), get_profile("generic")
+    for tok in (None, tokenizer):
+        planned = plan_requests(c, model, profile, tok, load_suites(c.suites), token_ids=False)
+        assert len({p.row.key for p in planned}) == len(planned) == 12
+        for p in planned:
+            r, e = p.row, p.engine
+            assert e.sampling.seed == sample_seed(5, r.item_id, r.mode, r.sample) and e.sampling.temperature == 0.7
+            assert r.key == e.key == request_key(model, "generic", r.mode, r.sample, e.sampling, r.prompt)
+            assert json.loads(r.sampling) == e.sampling.as_dict() and e.prompt_token_ids == ()
+    with_token_ids(planned[:4], tokenizer)
+    assert planned[0].engine.prompt_token_ids == tuple(tokenizer(planned[0].row.prompt, add_special_tokens=False)["input_ids"])
+
+
+def test_resume_asks_the_store_once_and_loads_no_engine(tmp_path, tiny_model, scripted, monkeypatch):
+    evaluate(cfg(tmp_path), backend=scripted(answer_18), progress=False)
+    asked = []
+    real = Store.done_keys
+    monkeypatch.setattr(Store, "done_keys", lambda self: (asked.append(1), real(self))[1])
+    monkeypatch.setattr("thinkgate.harness.runner.make_backend", lambda *a: pytest.fail("no engine on resume"))
+    res = evaluate(cfg(tmp_path, backend="hf"), progress=False)
+    assert (res.generated, res.backend) == (0, None) and len(asked) == 1
+
+
+def test_a_second_eval_on_a_busy_folder_is_refused(tmp_path, tiny_model, scripted):
+    holder = Store(tmp_path / "run")
+    with pytest.raises(UserError, match="already open"):
+        evaluate(cfg(tmp_path), backend=scripted(answer_18), progress=False)
+    holder.close()
+    assert evaluate(cfg(tmp_path), backend=scripted(answer_18), progress=False).generated == 12
+
+
+def test_a_full_disk_stops_the_run_and_the_next_run_finishes_it(tmp_path, tiny_model, scripted, monkeypatch):
+    real_init = Store.__init__
+
+    def small_disk(self, run_dir):
+        real_init(self, run_dir)
+        pages, size = (self.db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_count", "page_size"))
+        # room for the requests and two batches of four 60 kB generations, not three
+        self.db.execute(f"PRAGMA max_page_count = {pages + 600_000 // size}")
+
+    long = "x" * 30_000 + "\n</think>\n\n\\boxed{18}"
+    monkeypatch.setattr(Store, "__init__", small_disk)
+    with pytest.raises(UserError, match="disk is full.*re-run the same command to resume"):
+        evaluate(cfg(tmp_path), backend=scripted(lambda r: long), progress=False)
+    monkeypatch.setattr(Store, "__init__", real_init)
+    with Store(tmp_path / "run") as store:  # the failed run freed the folder and left it intact
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        kept = len(store.done_keys())
+    assert 0 < kept < 12
+    again = scripted(answer_18)
+    res = evaluate(cfg(tmp_path), backend=again, progress=False)
+    assert res.generated == 12 - kept == len(again.calls[0])
+    assert set(Store(res.out).items()["status"]) == {"ok"}

@@ -44,7 +44,10 @@ def _suite_mode(rows: pd.DataFrame, means: pd.DataFrame, seed: int = 0) -> dict[
     k_values = means["k"].to_numpy()
     k = int(k_values.max()) if len(k_values) else 0
     binary = bool(ok["passed"].notna().all()) and len(ok) > 0
-    est = mean_ci(means["score"].to_numpy(), binary_k1=binary and k == 1, bounds=(0.0, 1.0),
+    scores = means["score"].to_numpy()
+    # the proportion interval is for data that are {0, 1} with one sample per item (K=1)
+    binary_k1 = k == 1 and bool(np.isin(scores, (0.0, 1.0)).all())
+    est = mean_ci(scores, binary_k1=binary_k1, bounds=(0.0, 1.0),
                   method="auto", groups=_clusters(means["group"]), seed=seed)
     out: dict[str, Any] = {
         "suite": rows["suite"].iat[0], "domain": rows["domain"].iat[0],

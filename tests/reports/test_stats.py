@@ -25,7 +25,7 @@ def test_wilson_for_binary_k1_matches_closed_form():
     n, p, z = 20, 7 / 20, stats.norm.ppf(0.975)
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    assert e.method == "wilson"
+    assert e.method == "wilson-edge"  # 7 of 20 is no edge count: plain Wilson
     assert e.ci_low == pytest.approx(centre - half) and e.ci_high == pytest.approx(centre + half)
 
 
@@ -120,7 +120,7 @@ from thinkgate.reports.stats import (adjust_pvalues, bca_interval, choose_interv
 
 def test_choose_interval_records_what_and_why():
     rng = np.random.default_rng(0)
-    assert choose_interval([1, 0, 1], binary_k1=True)[0] == "wilson"
+    assert choose_interval([1, 0, 1], binary_k1=True)[0] == "wilson-edge"
     method, why = choose_interval(rng.random(12))
     assert method == "bca" and "n=12 < 30" in why
     assert choose_interval(rng.random(40))[0] == "t"
@@ -136,7 +136,7 @@ def test_mean_ci_auto_uses_the_choice_and_stays_in_the_data_range():
     assert e.method == "bca" and e.reason.startswith("n=8 < 30")
     assert 0.0 <= e.ci_low < e.mean < e.ci_high <= 1.0
     assert e == mean_ci(x, method="auto", bounds=(0.0, 1.0), seed=3)  # seeded: reproducible
-    assert mean_ci([1, 0, 1, 1], binary_k1=True, method="auto").method == "wilson"
+    assert mean_ci([1, 0, 1, 1], binary_k1=True, method="auto").method == "wilson-edge"
     assert mean_ci(np.linspace(0, 1, 50), method="auto").method == "t"
 
 
@@ -314,3 +314,32 @@ def test_run_gains_pairs_items_only_when_ids_match():
     assert unpaired["paired"].iat[0] == "none" and unpaired["se"].iat[0] > row["se"]
     with pytest.raises(ValueError, match="not among the runs"):
         run_gains({"rl": rl}, "base")
+
+
+def test_estimates_json_records_the_interval_method_and_why():
+    from thinkgate.reports.estimates import estimate
+
+    rng = np.random.default_rng(11)
+    rows = []
+    for suite, k, binary in (("binary_k1", 1, True), ("k4", 4, True), ("graded", 1, False)):
+        for i in range(40):
+            for s in range(k):
+                score = float(rng.random() < 0.6) if binary else float(rng.random())
+                rows.append({"suite": suite, "domain": "math", "verifiable": True, "item_id": f"q{i}",
+                             "mode": "think", "sample": s, "score": score, "status": "ok",
+                             "finish_reason": "stop", "think_state": "closed", "reasoning_tokens": 10,
+                             "answer_tokens": 5, "passed": (score == 1.0) if binary else None,
+                             "extracted": None, "scorer": "exact"})
+    rows.append({**rows[-1], "item_id": "q_one", "score": 1.0})  # graded scores can touch 0 and 1
+    suites = {r["suite"]: r for r in estimate(pd.DataFrame(rows))["suites"]}
+    assert suites["binary_k1"]["ci_method"] == "wilson-edge"
+    assert "K=1" in suites["binary_k1"]["ci_reason"] and "coverage" in suites["binary_k1"]["ci_reason"]
+    assert suites["k4"]["ci_method"] in ("t", "bca") and suites["k4"]["ci_reason"]
+    assert suites["graded"]["ci_method"] == "t" and "CLT" in suites["graded"]["ci_reason"]
+
+
+def test_binary_detection_is_by_the_data_not_by_all_items_at_the_bound():
+    x = [1.0] * 12 + [0.0] * 18  # binary K=1 data, not all at one bound
+    assert mean_ci(x, binary_k1=True).method == "wilson-edge"
+    assert mean_ci([1.0, 0.5, 0.0] * 10, binary_k1=True).method == "t"  # not {0, 1}: no proportion interval
+    assert mean_ci(x, binary_k1=True, groups=np.repeat(np.arange(6), 5)).method == "clustered t"

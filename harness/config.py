@@ -19,7 +19,7 @@ from typing import Any
 
 from thinkgate.harness.backends import BACKENDS, EngineConfig
 from thinkgate.harness.errors import UserError
-from thinkgate.harness.profiles import PROFILES, check_modes, guess_profile
+from thinkgate.harness.profiles import PROFILES, check_modes, guess_profile, parse_budget
 from thinkgate.tasks.registry import SUITES
 from thinkgate.tasks.types import DOMAINS
 
@@ -63,6 +63,7 @@ class RunConfig:
         self._check_numbers()
         self._check_names()
         self._check_backend()
+        self._check_budgets()
 
     @property
     def served(self) -> bool:
@@ -104,6 +105,20 @@ class RunConfig:
         if self.served and (not self.model or not self.engine.base_urls):
             raise UserError(f"--backend {self.backend} needs --model (the served model's name) and "
                             "--base-url URL[,URL...]")
+
+    def _check_budgets(self) -> None:
+        budgets = {m: parse_budget(m) for m in self.modes if parse_budget(m)}
+        if not budgets:
+            return
+        profile = PROFILES.get(self.profile)
+        if not profile.budgets:
+            raise UserError(f"profile '{profile.name}' cannot take a thinking budget (its reasoning cannot be "
+                            "spliced); compare its own levels with --modes think,no_think instead")
+        for mode, b in budgets.items():
+            if b.tokens >= self.max_tokens:
+                raise UserError(f"mode '{mode}': the thinking budget ({b.tokens}) must be below max_tokens "
+                                f"({self.max_tokens}), which also holds the answer; raise --max-tokens or "
+                                "lower the budget")
 
     # ------------------------------------------------------------------ files
 

@@ -21,6 +21,11 @@ from thinkgate.harness.errors import UserError
 from thinkgate.tasks.plugins import Registry, did_you_mean
 
 MODES = ("think", "no_think", "default")
+# `budget:N` (think at most N tokens, then the end of thinking is forced) and
+# `budget:N+wait:M` (s1: a close before N is replaced by the continuation word, up to M times)
+_BUDGET = re.compile(r"budget:(?P<n>[^+]*)(?:\+wait:(?P<m>.*))?")
+EARLY_EXIT = ("\n\nConsidering the limited time by the user, I have to give the solution based on the "
+              "thinking directly now.\n")  # Qwen3's vendor phrase
 
 R1_ZERO_SYSTEM = (
     "A conversation between User and Assistant. The user asks a question, and the "
@@ -70,10 +75,21 @@ class Profile:
     render: Callable[[tuple[dict[str, str], ...], str], Rendering]
     source: str = ""
     served_only: bool = False  # output only a server can split (gpt-oss's harmony channels)
+    # budget forcing: what is spliced in when thinking is cut (early exit + end of thinking),
+    # and the s1 continuation word; `budgets=False`: the family's thinking cannot be spliced
+    end_think: str = "</think>\n\n"
+    early_exit: str = EARLY_EXIT
+    continuation: str = "\nWait"  # s1: appended where the model closed too early
+    budgets: bool = True
 
     def sampling_for(self, mode: str, matched: bool = False) -> Sampling:
-        """The mode's recommended sampling; `matched` uses the think setting for every mode."""
-        return self.sampling["think" if matched else mode]
+        """The mode's recommended sampling; `matched` uses the think setting for every mode.
+        A budget mode samples as think does."""
+        return self.sampling["think" if matched else base_mode(mode)]
+
+    def render_mode(self, messages: tuple[dict[str, str], ...], mode: str) -> Rendering:
+        """The rendering of any mode: a budget mode starts exactly like think."""
+        return self.render(messages, base_mode(mode))
 
 
 def _merge_system_into_user(messages: tuple[dict[str, str], ...]) -> tuple[dict[str, str], ...]:
@@ -174,7 +190,7 @@ for _p in [
             "reasoning off); served models only (--backend openai), the server splits "
             "the harmony reasoning channel into reasoning_content",
             {"think": _GPT_OSS, "no_think": _GPT_OSS, "default": _GPT_OSS}, _render_gpt_oss,
-            "OpenAI gpt-oss model card: T=1.0, top-p 1.0", served_only=True),
+            "OpenAI gpt-oss model card: T=1.0, top-p 1.0", served_only=True, budgets=False),
 ]:
     PROFILES.register(_p.name, _p)
 
@@ -197,14 +213,42 @@ def guess_profile(model_name: str) -> str:
     return "generic"
 
 
+@dataclass(frozen=True)
+class BudgetSpec:
+    """`budget:N[+wait:M]`: at most N thinking tokens; M s1-style continuations."""
+
+    tokens: int
+    waits: int = 0
+
+
+def parse_budget(mode: str) -> BudgetSpec | None:
+    """parse_budget("budget:512+wait:2") -> BudgetSpec(512, 2); None for a plain mode;
+    a malformed budget raises a UserError that says how to write one."""
+    m = _BUDGET.fullmatch(mode)
+    if not m:
+        return None
+    n, waits = m.group("n"), m.group("m")
+    how = "write budget:N or budget:N+wait:M with N a positive and M a non-negative integer"
+    if not n.isdigit() or int(n) < 1:
+        raise UserError(f"mode '{mode}': the thinking budget must be a positive integer of tokens; {how}")
+    if waits is not None and not waits.isdigit():
+        raise UserError(f"mode '{mode}': the number of waits must be a non-negative integer; {how}")
+    return BudgetSpec(int(n), int(waits or 0))
+
+
+def base_mode(mode: str) -> str:
+    """The plain mode a mode starts as: base_mode("budget:128") -> "think"."""
+    return "think" if parse_budget(mode) else mode
+
+
 def check_modes(modes: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """The modes, validated: check_modes(("thnk",)) raises "unknown mode 'thnk' (did you mean 'think'?)"."""
     modes = tuple(modes)
     if not modes:
-        raise UserError(f"no modes given; modes are: {', '.join(MODES)}")
+        raise UserError(f"no modes given; modes are: {', '.join(MODES)}, budget:N, budget:N+wait:M")
     for m in modes:
-        if m not in MODES:
-            raise did_you_mean("mode", m, MODES)
+        if m not in MODES and parse_budget(m) is None:
+            raise did_you_mean("mode", m, MODES, " (or budget:N, budget:N+wait:M)")
     if len(set(modes)) != len(modes):
         raise UserError(f"modes {', '.join(modes)} name one mode twice; give each once")
     return modes

@@ -10,7 +10,7 @@ the rest are still running. Backends never parse think tags: that is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Protocol, Sequence
 
 from thinkgate.harness.profiles import Sampling
@@ -34,6 +34,21 @@ class EngineRequest:
     prefill: str = ""
     template_kwargs: tuple[tuple[str, object], ...] = ()  # hashable: dict(template_kwargs)
     api_params: tuple[tuple[str, object], ...] = ()  # top-level chat API fields (reasoning_effort)
+    budget: "ThinkBudget | None" = None  # budget:N modes: carried out by harness/budget.py
+
+
+@dataclass(frozen=True)
+class ThinkBudget:
+    """A budget mode's contract, with the profile's splice texts: think at most `tokens`;
+    a close before that is replaced by `continuation` up to `waits` times (s1); a trace cut
+    at the budget gets `early_exit` + `end_think`; the answer gets what is left of `total`."""
+
+    tokens: int
+    total: int  # max_tokens of the whole generation (thinking + answer)
+    waits: int = 0
+    end_think: str = "</think>\n\n"
+    early_exit: str = ""
+    continuation: str = "Wait"
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,8 @@ class RawGeneration:
     latency_s: float
     reasoning_content: str | None = None  # a server's separate reasoning field
     error: str | None = None
+    # what a budget mechanism observed: budget, budget_mechanism, closed_by, passes, ...
+    meta: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -296,21 +296,32 @@ class Store:
 
     def to_score(self, scorers: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
         """Generations with no score from their suite's current scorer ({suite: (name, version)});
-        suites not named are left alone. Each: key, suite, item_id, reference, answer, think_state."""
+        suites not named are left alone. Each: key, suite, item_id, reference, answer, think_state.
+
+        Two cheap queries instead of a join over every row: the generations with no score at
+        all, then the scores whose (scorer, version) some named suite does not want, joined to
+        their requests only when such a pair exists (a new scorer version, a renamed scorer)."""
         if not scorers:
             return []
-        want = ", ".join(f"(:s{i}, :n{i}, :v{i})" for i in range(len(scorers)))
-        params: dict[str, Any] = {}
-        for i, (suite, (name, version)) in enumerate(scorers.items()):
-            params.update({f"s{i}": suite, f"n{i}": name, f"v{i}": version})
-        q = f"""WITH want(suite, scorer, version) AS (VALUES {want})
-                SELECT r.key, r.suite, r.item_id, r.reference, g.answer, g.think_state
-                FROM generations g JOIN requests r ON r.key = g.key JOIN want w ON w.suite = r.suite
-                     LEFT JOIN scores s ON s.key = g.key
-                WHERE g.finish_reason != 'error'
-                  AND (s.key IS NULL OR s.scorer IS NOT w.scorer OR s.scorer_version IS NOT w.version)"""
+        cols = "r.key, r.suite, r.item_id, r.reference, g.answer, g.think_state"
+        suites = {f"s{i}": suite for i, suite in enumerate(scorers)}
+        in_suites = f"r.suite IN ({', '.join(':' + k for k in suites)})"
+        # CROSS JOIN keeps generations the outer loop: requests are looked up only for the unscored
+        rows = self._query(f"""SELECT {cols} FROM generations g LEFT JOIN scores s ON s.key = g.key
+                                   CROSS JOIN requests r ON r.key = g.key
+                               WHERE g.finish_reason != 'error' AND s.key IS NULL AND {in_suites}""", suites)
+        for name, version in self._query("SELECT DISTINCT scorer, scorer_version FROM scores"):
+            stale = {f"s{i}": suite for i, (suite, want) in enumerate(scorers.items()) if want != (name, version)}
+            if not stale:
+                continue
+            rows += self._query(f"""SELECT {cols} FROM scores s JOIN generations g ON g.key = s.key
+                                        JOIN requests r ON r.key = s.key
+                                    WHERE s.scorer IS :name AND s.scorer_version IS :version
+                                      AND g.finish_reason != 'error'
+                                      AND r.suite IN ({', '.join(':' + k for k in stale)})""",
+                                {"name": name, "version": version, **stale})
         names = ("key", "suite", "item_id", "reference", "answer", "think_state")
-        out = [dict(zip(names, row)) for row in self._query(q, params)]
+        out = [dict(zip(names, row)) for row in rows]
         for row in out:
             row["reference"] = json.loads(row["reference"])
         return out

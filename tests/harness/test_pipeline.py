@@ -16,7 +16,7 @@ from thinkgate.tasks import math as math_suite
 
 
 def plan(limit=4, samples=2, modes=("think", "no_think")):
-    cfg = RunConfig(out="unused", profile="generic", suites=("math",), modes=modes, samples=samples,
+    cfg = RunConfig(out="unused", profile="generic", suites=("gsm8k",), modes=modes, samples=samples,
                     limit=limit, max_tokens=64)
     suites = load_suites(cfg.suites)
     return plan_requests(cfg, ModelRef("m", "m", "r"), get_profile("generic"), None, suites), suites

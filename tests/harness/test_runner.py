@@ -12,7 +12,7 @@ from thinkgate.harness.store import Store
 
 
 def cfg(tmp_path, **kw):
-    base = dict(out=str(tmp_path / "run"), model=None, profile="generic", suites=("math",),
+    base = dict(out=str(tmp_path / "run"), model=None, profile="generic", suites=("gsm8k",),
                 modes=("think", "no_think"), samples=2, limit=3, max_tokens=64)
     return RunConfig(**{**base, **kw})
 
@@ -125,7 +125,7 @@ def test_planned_keys_and_seeds_are_those_of_request_key_and_sample_seed(tokeniz
     from thinkgate.harness.profiles import get_profile
     from thinkgate.harness.runner import load_suites, plan_requests, request_key, sample_seed
 
-    c = RunConfig(out="unused", profile="generic", suites=("math",), samples=3, limit=2, temperature=0.7, seed=5)
+    c = RunConfig(out="unused", profile="generic", suites=("gsm8k",), samples=3, limit=2, temperature=0.7, seed=5)
     model, profile = ModelRef("m", "/m", "rev"), get_profile("generic")
     for tok in (None, tokenizer):
         planned = plan_requests(c, model, profile, tok, load_suites(c.suites), token_ids=False)

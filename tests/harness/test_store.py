@@ -228,3 +228,13 @@ def test_a_full_disk_stops_with_a_clear_message_and_the_store_stays_intact(tmp_p
         assert again.done_keys() == {"k0"}  # the failed batch is all gone, the earlier one all there
         again.put_generations([generation("k1"), generation("k2")])
         assert again.done_keys() == {"k0", "k1", "k2"}
+
+
+def test_to_score_finds_a_score_from_another_suites_scorer(tmp_path):
+    with Store(tmp_path) as store:
+        store.add_requests([request("a"), request("b"), request("x", suite="other")])
+        store.put_generations([generation("a"), generation("b"), generation("x")])
+        store.put_scores([score("a"), score("b", scorer="exact"), score("x", scorer="exact")])
+        todo = store.to_score({"gsm8k": ("math_verify", "1"), "other": ("exact", "1")})
+        assert [r["key"] for r in todo] == ["b"]
+        assert {r["key"] for r in store.to_score({"other": ("exact", "2")})} == {"x"}

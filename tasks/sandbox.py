@@ -453,28 +453,60 @@ def _on_deadline(signum, frame):
     raise _Verdict("timeout", "wall-clock limit exceeded; the program and all its processes were killed")
 
 
-def _runner_main(cfg: dict) -> int:
-    """fd 0: the job (read only after the fork, so the tests never enter the candidate's
-    memory); fd 1: our report to the harness; fd 2: our own complaints (harness faults)."""
+def _serve_jobs(ctl_fd: int) -> int:
+    """The runner server, started once per harness process: for each job (its config and
+    three fds on the control socket) fork a runner, so no job pays for a Python start.
+    It holds nothing of any job; it exits when the harness closes the socket."""
+    import socket
+
+    ctl = socket.socket(fileno=ctl_fd)
+    import fcntl, resource, traceback  # noqa: E401, F401 - loaded once, for every runner and program
+    _libc()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # runners are reaped by the kernel
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(ctl, 1 << 20, 3)
+        except InterruptedError:
+            continue
+        if not msg:
+            return 0
+        if os.fork() == 0:
+            status = 1
+            try:
+                ctl.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                status = _run_job(json.loads(msg), *fds)
+            except BaseException:  # noqa: BLE001 - a harness bug: shown, never a program's fail
+                traceback.print_exc()
+            finally:
+                os._exit(status)
+        for fd in fds:
+            os.close(fd)
+
+
+def _run_job(cfg: dict, conn: int, out: int, err: int) -> int:
+    """One runner. `conn`: the job arrives on it (read only after the fork, so the tests never
+    enter the candidate's memory), and our report lines leave on it."""
+    _libc()[1].prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the server
     _REFUSED.update(cfg["refuse"])
-    report = os.dup(1)
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the tests' prints stay off the report channel
+    os.write(conn, (json.dumps({"pid": os.getpid()}) + "\n").encode())
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the tests' prints go nowhere
     req_r, req_w = os.pipe()
     resp_r, resp_w = os.pipe()
     stat_r, stat_w = os.pipe()
-    pid = _start_candidate(cfg, req_r, resp_w, stat_w)
-    for fd in (req_r, resp_w, stat_w):
+    pid = _start_candidate({**cfg, "out_fd": out, "err_fd": err}, req_r, resp_w, stat_w)
+    for fd in (req_r, resp_w, stat_w, out, err):
         os.close(fd)
     try:
         guards = _await_confinement(pid, req_w, resp_r)
-        job = json.loads(sys.stdin.buffer.read())
-        sys.path.extend(cfg["site"])
+        job = json.loads(_read_all(conn))
+        sys.path.extend(p for p in cfg["site"] if p not in sys.path)
         ns = _load_tests(job["tests"])
     except Exception as e:  # noqa: BLE001 - nothing of the program has run: the harness's fault
         _kill(pid)
-        sys.stderr.write(f"sandbox failed: {type(e).__name__}: {e}\n")
+        os.write(conn, (json.dumps({"infra": f"{type(e).__name__}: {e}"[:500]}) + "\n").encode())
         return 1
-    os.write(report, (json.dumps({"started": True, "guards": guards}) + "\n").encode())
+    os.write(conn, (json.dumps({"started": True, "guards": guards}) + "\n").encode())
     verdict = _run(cfg["timeout_s"], job, ns, req_w, resp_r)
     os.close(req_w)  # the candidate's cue to exit
     status, killed = _reap(pid, 0 if verdict is not None and verdict.outcome == "timeout" else 0.5)
@@ -483,9 +515,16 @@ def _runner_main(cfg: dict) -> int:
     if verdict is None:  # it stopped answering: why, from its wait status
         verdict = _Verdict("fail", "the program closed its channel and was killed" if killed
                            else _death(status, cfg["limits"]))
-    os.write(report, (json.dumps({"outcome": verdict.outcome, "reason": verdict.reason,
-                                  "reported": verdict.reported, "returncode": _returncode(status)}) + "\n").encode())
+    os.write(conn, (json.dumps({"outcome": verdict.outcome, "reason": verdict.reason,
+                                "reported": verdict.reported, "returncode": _returncode(status)}) + "\n").encode())
     return 0
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _await_confinement(pid: int, req_w: int, resp_r: int) -> list[str]:
@@ -667,7 +706,7 @@ def _death(status: int, lim: dict) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(_runner_main(json.loads(sys.argv[1])))
+    raise SystemExit(_serve_jobs(int(sys.argv[1])))
 
 
 # ---- the harness side ------------------------------------------------------------------
@@ -676,7 +715,9 @@ import functools  # noqa: E402 - below the runner, which must start fast
 import itertools  # noqa: E402
 import math  # noqa: E402
 import shlex  # noqa: E402
+import select  # noqa: E402
 import shutil  # noqa: E402
+import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sysconfig  # noqa: E402
 import tempfile  # noqa: E402
@@ -691,6 +732,8 @@ _GRACE_S = 5.0  # beyond the timeout, for the runner to kill and report
 _count = itertools.count()
 _netns_lock = threading.Lock()
 _netns_holder: subprocess.Popen | None = None
+_server_lock = threading.Lock()
+_server: tuple[subprocess.Popen, socket.socket] | None = None
 
 
 @dataclass(frozen=True)
@@ -827,45 +870,84 @@ def _python_paths() -> tuple[list[str], list[str]]:
     return ro, site
 
 
-def _runner_config(tmp: str, out: int, err: int, timeout_s: float, limits: Limits,
+def _runner_config(tmp: str, timeout_s: float, limits: Limits,
                    prefix: Sequence[str] | None, cgroup: str | None, refuse: Sequence[str]) -> dict:
     ro, site = _python_paths()
     lim = asdict(limits)
     lim["cpu_s"] = math.ceil(limits.cpu_s if limits.cpu_s is not None else timeout_s + 1)
     return {"root": os.path.join(tmp, "root"), "work": os.path.join(tmp, "work"), "ro": ro, "site": site,
-            "work_mb": limits.work_mb, "limits": lim, "timeout_s": timeout_s, "out_fd": out, "err_fd": err,
+            "work_mb": limits.work_mb, "limits": lim, "timeout_s": timeout_s,
             "cgroup": cgroup and os.path.join(cgroup, "cgroup.procs"), "netns": None if prefix else _netns(),
             "prefix": list(prefix) if prefix else None, "refuse": list(refuse)}
 
 
-def _start_runner(cfg: dict) -> subprocess.Popen:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
-    argv = [sys.executable, "-I", "-S", os.path.abspath(__file__), json.dumps(cfg)]
-    return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, start_new_session=True, pass_fds=(cfg["out_fd"], cfg["err_fd"]))
+def _server_socket() -> socket.socket:
+    """The control socket of this process's runner server, started on first use."""
+    global _server
+    with _server_lock:
+        if _server is None or _server[0].poll() is not None:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+            proc = subprocess.Popen([sys.executable, "-I", "-S", os.path.abspath(__file__), str(theirs.fileno())],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
+                                    pass_fds=(theirs.fileno(),), start_new_session=True)
+            theirs.close()
+            _server = (proc, ours)
+        return _server[1]
 
 
-def _await_runner(proc: subprocess.Popen, job: bytes, timeout_s: float) -> tuple[list[dict], str, bool]:
-    """(report lines, the runner's own stderr, whether it finished in time)."""
+def _start_runner(cfg: dict, out: int, err: int) -> socket.socket:
+    """A runner for one job, forked by the server; our end of its connection."""
+    ours, theirs = socket.socketpair()
     try:
-        out, err = proc.communicate(job, timeout_s + _GRACE_S)
-        finished = True
-    except subprocess.TimeoutExpired:
-        finished = False
-        out, err = b"", b""
+        ctl = _server_socket()
+        with _server_lock:
+            socket.send_fds(ctl, [json.dumps(cfg).encode()], [theirs.fileno(), out, err])
+    finally:
+        theirs.close()
+    return ours
+
+
+def _await_runner(conn: socket.socket, job: bytes, timeout_s: float) -> tuple[list[dict], bool]:
+    """(report lines, whether the runner finished in time; else it was killed)."""
+    deadline = time.monotonic() + timeout_s + _GRACE_S
+    buf, pidfd, finished = b"", None, False
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
+        conn.settimeout(timeout_s + _GRACE_S)
+        conn.sendall(job)
+        conn.shutdown(socket.SHUT_WR)
+        while (left := deadline - time.monotonic()) > 0 and len(buf) < 1 << 20:
+            if not select.select([conn], [], [], left)[0]:
+                continue
+            chunk = conn.recv(1 << 16)
+            if not chunk:
+                finished = True
+                break
+            buf += chunk
+            if pidfd is None and b"\n" in buf:
+                pidfd = _pidfd(buf)
     except OSError:
-        pass
-    if not finished:
-        out, err = proc.communicate()
+        finished = True  # it went away: what it said (if anything) tells why
+    finally:
+        conn.close()
+        if pidfd is not None:
+            if not finished:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)  # its candidate dies with it
+            os.close(pidfd)
     lines = []
-    for line in out.decode("utf-8", "replace").splitlines():
+    for line in buf.decode("utf-8", "replace").splitlines():
         try:
             lines.append(json.loads(line))
         except ValueError:
             pass
-    return lines, err.decode("utf-8", "replace").strip()[:500], finished
+    return lines, finished
+
+
+def _pidfd(buf: bytes) -> int | None:
+    try:
+        return os.pidfd_open(json.loads(buf.split(b"\n", 1)[0])["pid"])
+    except (ValueError, KeyError, TypeError, OSError):
+        return None
 
 
 def _head(path: str, cap: int) -> str:
@@ -878,6 +960,7 @@ def _verdict(lines: list[dict], complaint: str, finished: bool, timeout_s: float
     started but no verdict = the program outlasted the runner's own timeout."""
     started = next((ln for ln in lines if ln.get("started")), None)
     final = next((ln for ln in lines if "outcome" in ln), None)
+    complaint = complaint or next((ln["infra"] for ln in lines if "infra" in ln), "")
     if started is None:
         return {"outcome": "error", "infra": True, "guards": [],
                 "reason": f"sandbox could not start the program: {complaint or 'the runner exited without a word'}"}
@@ -913,8 +996,9 @@ def run_program(code: str, timeout_s: float = 10, limits: Limits = Limits(), *,
         cgroup = _new_cgroup(base, limits.processes + 1) if base else None
         out, err = (os.open(os.path.join(tmp, n), os.O_WRONLY | os.O_CREAT, 0o600) for n in ("out", "err"))
         try:
-            cfg = _runner_config(tmp, out, err, timeout_s, limits, prefix, cgroup, refuse)
-            lines, complaint, finished = _await_runner(_start_runner(cfg), job, timeout_s)
+            cfg = _runner_config(tmp, timeout_s, limits, prefix, cgroup, refuse)
+            lines, finished = _await_runner(_start_runner(cfg, out, err), job, timeout_s)
+            complaint = ""
         except (OSError, subprocess.SubprocessError) as e:
             lines, complaint, finished = [], repr(e), True
         finally:

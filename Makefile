@@ -11,7 +11,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 QUIET := sed '/^WARNING: Location/d'
 
-.PHONY: demo test venv model clean
+.PHONY: demo test venv model clean bench
 
 $(BIN)/thinkgate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ demo: model
 
 test: model
 	$(BIN)/python -m pytest -q tests
+
+# Every bench/*.py in turn; figures, goals and the machine go to docs/benchmarks.md.
+# `make bench BENCH_ARGS=--quick` is a smoke run (tiny sizes, minutes).
+bench: model
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) runs

@@ -191,6 +191,7 @@ def main() -> None:
         run_bare(url, 8, 50)
         run_thinkgate(url, 8, 50)  # warm-up (imports, connections)
         print(f"latency {args.latency_ms:g} ms, best of {args.repeats}; req/s")
+        bench = []
         print(f"{'conc':>5} {'little':>8} {'raw':>8} {'httpx':>8} {'thinkgate':>10} {'tg/raw':>7} "
               f"{'tg/httpx':>8} {'tg/little':>9}")
         for c in args.concurrency:
@@ -204,6 +205,13 @@ def main() -> None:
             r, b, t = max(raw), max(bare), max(tg)
             print(f"{c:>5} {little:>8.0f} {r:>8.0f} {b:>8.0f} {t:>10.0f} {t / r:>7.3f} {t / b:>8.3f} "
                   f"{t / little:>9.3f}", flush=True)
+            bench.append(json.dumps({
+                "figure": f"--backend openai throughput / raw-socket ceiling, {c} in flight", "goal": ">= 0.95",
+                "value": round(t / r, 3), "unit": "x raw req/s", "pass": bool(t / r >= 0.95),
+                "detail": (f"{args.latency_ms:g} ms server latency, best of {args.repeats}: thinkgate {t:.0f}, "
+                           f"raw {r:.0f}, httpx {b:.0f} req/s")}))
+        for line in bench:
+            print("BENCH " + line, flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -6,7 +6,7 @@ router that scores by digits) runs in another. One client sends the same chat re
 sequentially, alternating between the upstream directly and the proxy, on kept-alive
 connections, after a warm-up. Prints p50/p99 per path and the overhead (goal: <= 5 ms p50).
 
-    python bench/proxy_overhead.py --requests 300 --latency-ms 2
+    python bench/proxy_overhead.py --requests 300 --latency-ms 2 [--quick]
 """
 
 import argparse
@@ -95,7 +95,8 @@ def percentiles(ms: list[float]) -> str:
     return f"p50 {np.percentile(a, 50):6.2f} ms   p99 {np.percentile(a, 99):6.2f} ms   mean {a.mean():6.2f} ms"
 
 
-def measure(direct: str, proxied: str, n: int, stream: bool) -> None:
+def measure(direct: str, proxied: str, n: int, stream: bool) -> str:
+    """Print both paths' latencies and the overhead; return the BENCH line."""
     body = {"model": "fake", "max_tokens": 16, "stream": stream,
             "messages": [{"role": "user", "content": "What is 2+2? Answer with a number."}]}
     times = {direct: [], proxied: []}
@@ -116,21 +117,30 @@ def measure(direct: str, proxied: str, n: int, stream: bool) -> None:
     d, p = times[direct], times[proxied]
     diffs = [b - a for a, b in zip(d, p)]
     label = "stream" if stream else "json  "
+    over = float(np.percentile(p, 50) - np.percentile(d, 50))
     print(f"[{label}] direct : {percentiles(d)}")
     print(f"[{label}] proxied: {percentiles(p)}")
-    print(f"[{label}] overhead: p50 {np.percentile(p, 50) - np.percentile(d, 50):.2f} ms, "
+    print(f"[{label}] overhead: p50 {over:.2f} ms, "
           f"p99 {np.percentile(p, 99) - np.percentile(d, 99):.2f} ms, "
           f"median paired difference {statistics.median(diffs):.2f} ms  (goal: <= 5 ms p50)")
+    return "BENCH " + json.dumps({
+        "figure": f"routing proxy overhead p50 ({label.strip()})", "goal": "<= 5 ms", "value": round(over, 3),
+        "unit": "ms", "pass": bool(over <= 5.0),
+        "detail": (f"{n} sequential requests per path; direct p50 {np.percentile(d, 50):.2f} ms, proxied "
+                   f"{np.percentile(p, 50):.2f} ms; median paired difference {statistics.median(diffs):.2f} ms")})
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--latency-ms", type=float, default=2.0, help="the fake upstream's fixed latency")
+    ap.add_argument("--quick", action="store_true", help="smoke sizes: 30 requests per path")
     ap.add_argument("--role", choices=["bench", "upstream", "proxy"], default="bench", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--upstream", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.quick:
+        args.requests = 30
     if args.role == "upstream":
         return run_upstream(args.port, args.latency_ms / 1000)
     if args.role == "proxy":
@@ -149,8 +159,9 @@ def main() -> None:
         wait_ready(proxied, procs[-1])
         print(f"{args.requests} sequential requests per path, upstream latency {args.latency_ms:g} ms, "
               f"{os.cpu_count()} CPUs")
-        for stream in (False, True):
-            measure(direct, proxied, args.requests, stream)
+        lines = [measure(direct, proxied, args.requests, stream) for stream in (False, True)]
+        for line in lines:
+            print(line, flush=True)
     finally:
         for p in procs:
             p.terminate()

@@ -6,12 +6,13 @@ character passages. Goals on a CPU: p50 <= 1 ms with TF-IDF, <= 15 ms with MiniL
 The routers are fit on a synthetic table (fitting time is not the point here; no CV).
 
     .venv/bin/python bench/router_latency.py [--features tfidf,hand,tfidf+hand,minilm,minilm+hand]
-                                             [--models logreg,gbdt] [--repeats 300] [--items 600]
+                                             [--models logreg,gbdt] [--repeats 300] [--items 600] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
@@ -58,6 +59,18 @@ def time_router(router, texts: list[str], repeats: int) -> dict[str, float]:
             "short": float(np.percentile(ms[~long_], 50)), "long": float(np.percentile(ms[long_], 50))}
 
 
+GOAL_MS = {"tfidf": 1.0, "minilm": 15.0}  # p50 per decision on a CPU; by the text encoder
+
+
+def bench_line(feats: str, model: str, path: str, r: dict[str, float], repeats: int) -> str:
+    goal = GOAL_MS.get(feats.split("+")[0])
+    return "BENCH " + json.dumps({
+        "figure": f"router decision latency p50, {feats} {model} ({path})",
+        "goal": f"<= {goal:g} ms" if goal else "none (hand features)", "value": round(r["p50"], 3),
+        "unit": "ms", "pass": bool(r["p50"] <= goal) if goal else None,
+        "detail": f"p99 {r['p99']:.2f} ms, short {r['short']:.2f} ms, long {r['long']:.2f} ms; {repeats} calls"})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--features", default="tfidf,hand,tfidf+hand,minilm,minilm+hand")
@@ -66,7 +79,10 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=600)
     ap.add_argument("--no-fast", dest="fast", action="store_false",
                     help="time scikit-learn's own predict_proba, not the fast path (router/fast.py)")
+    ap.add_argument("--quick", action="store_true", help="smoke sizes: tfidf and minilm, logreg, 50 calls")
     args = ap.parse_args()
+    if args.quick:
+        args.features, args.models, args.repeats, args.items = "tfidf,minilm", "logreg", 50, 200
 
     from thinkgate.router.fast import compile_fast
     from thinkgate.router.features import embedding_cache
@@ -74,6 +90,7 @@ def main() -> None:
 
     train_texts, y = prompts(args.items, seed=0)
     test_texts, _ = prompts(100, seed=1)
+    bench_lines = []
     print(f"{'features':<14} {'model':<7} {'path':<8} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} "
           f"{'p50 short':>10} {'p50 long':>9} {'fit s':>6}")
     for feats in args.features.split(","):
@@ -88,11 +105,14 @@ def main() -> None:
             path = "fast" if fast is not None else "sklearn"
             print(f"{feats:<14} {model:<7} {path:<8} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['mean']:>8.2f} "
                   f"{r['short']:>10.2f} {r['long']:>9.2f} {fit_s:>6.1f}", flush=True)
+            bench_lines.append(bench_line(feats, model, path, r, args.repeats))
     chars = np.array([len(t) for t in test_texts])
     print(f"prompts: {len(chars)}, {chars.min()}-{chars.max()} characters; {int((chars >= 500).sum())} long "
           f"(>= 500, median {int(np.median(chars[chars >= 500]))}), the others median "
           f"{int(np.median(chars[chars < 500]))}; one prompt per call, after 20 warm-up calls; "
           f"{args.repeats} calls per row")
+    for line in bench_lines:
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

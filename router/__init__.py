@@ -10,6 +10,10 @@ A pure function of items tables (pandas), like `thinkgate.reports`; it never imp
     save_router(router, "routers/r1")                 # router.joblib + router.json
     load_router("routers/r1").decide(["What is 17 * 23?"])
 
+Many arms (no_think, budget:N..., think): the same calls on `build_arms_dataset(items,
+lam, T)` give a MultiArmRouter; `router.arms` (cheapest first) and `router.choose(texts)`
+(an arm name per prompt) work on every router, two-arm ones included.
+
 The router's score is P(thinking is worth it); the decision is score >= threshold.
 Heavy libraries (scikit-learn, sentence-transformers) load only when used.
 """
@@ -21,10 +25,12 @@ from typing import Any
 __all__ = [
     "build_dataset", "train_router", "evaluate_router", "leave_one_domain_out", "cross_validate",
     "save_router", "load_router", "Router", "RouterVersionWarning", "routing_metrics",
+    "build_arms_dataset", "build_router_dataset", "MultiArmRouter",
 ]
 
 _WHERE = {
-    "build_dataset": "dataset",
+    "build_dataset": "dataset", "build_arms_dataset": "dataset", "build_router_dataset": "dataset",
+    "MultiArmRouter": "multiarm",
     "train_router": "train", "leave_one_domain_out": "train", "cross_validate": "train",
     "evaluate_router": "evaluate", "routing_metrics": "evaluate",
     "save_router": "model", "load_router": "model", "Router": "model", "RouterVersionWarning": "model",

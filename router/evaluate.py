@@ -259,7 +259,19 @@ def dataset_metrics(scores: np.ndarray, dataset: pd.DataFrame, threshold: float 
 
 def evaluate_router(router, dataset: pd.DataFrame, seed: int = 0, n_boot: int = 1000) -> dict[str, Any]:
     """The router's routing metrics on `dataset` (from build_dataset), overall and per
-    domain, with bootstrap CIs. JSON-able (NaN where a metric is undefined)."""
+    domain, with bootstrap CIs. JSON-able (NaN where a metric is undefined).
+
+    Besides the two-arm keys: `arms` (cheapest first) and `arm_eval` (router/evaluate_arms.py:
+    every fixed arm's point, the curve, oracle, random, gain over the best fixed arms at equal
+    tokens and the AUC gain, with CIs). A MultiArmRouter on a build_arms_dataset table gets
+    the same keys, its two-arm ones from the "leave the cheapest arm" view."""
+    from thinkgate.router.evaluate_arms import evaluate_arms, two_arm_metrics
+
+    if dataset.attrs.get("multiarm") or getattr(router, "meta", {}).get("kind") == "multiarm":
+        if not dataset.attrs.get("multiarm") or getattr(router, "meta", {}).get("kind") != "multiarm":
+            raise ValueError("a many-arm router is evaluated on build_arms_dataset(items) and a two-arm one on "
+                             "build_dataset(items); this pairs one with the other")
+        return evaluate_arms(router, dataset, seed, n_boot)
     scores = router.score(dataset["text"].tolist())
     meta = getattr(router, "meta", {}) or {}
     out = {"features": meta.get("features"), "model": meta.get("model"),
@@ -273,6 +285,9 @@ def evaluate_router(router, dataset: pd.DataFrame, seed: int = 0, n_boot: int = 
             m = dataset_metrics(scores[idx], ds.iloc[idx], router.threshold, seed, n_boot)
             per.append({"domain": str(dom), **domain_row(m)})
     out["per_domain"] = per
+    arms = getattr(router, "arms", ["no_think", "think"])
+    out["arms"] = list(arms)
+    out["arm_eval"] = two_arm_metrics(scores, router.threshold, ds, arms, seed, n_boot) if len(ds) else {}
     return out
 
 

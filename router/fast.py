@@ -131,3 +131,93 @@ def compile_fast(pipeline: Any, texts: Sequence[str]) -> FastLinear | None:
     expected = pipeline.predict_proba(sample)[:, 1]
     got = np.array([fast(t) for t in sample])
     return fast if np.allclose(got, expected, atol=TOLERANCE, rtol=0) else None
+
+
+# ------------------------------------------------------------------------------ many arms
+
+class FastArms:
+    """(P(success), expected tokens) per arm for one text, as ArmModel.predict computes
+    them: the shared features' blocks times one weight matrix (a column per head)."""
+
+    def __init__(self, blocks: list, W: np.ndarray, b: np.ndarray, post: list, k: int):
+        self.blocks, self.W, self.b, self.post, self.k = blocks, W, b, post, k
+        self._analyzers: dict[int, Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_analyzers": {}}
+
+    def _tfidf(self, i: int, vec: Any, offset: int, text: str) -> np.ndarray:
+        analyze = self._analyzers.get(i)
+        if analyze is None:
+            analyze = self._analyzers[i] = vec.build_analyzer()
+        vocab = vec.vocabulary_
+        counts: dict[int, int] = {}
+        for term in analyze(text):
+            j = vocab.get(term)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        if not counts:
+            return 0.0
+        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        if vec.sublinear_tf:
+            tf = 1.0 + np.log(tf)
+        v = tf * vec.idf_[idx]
+        norm = math.sqrt(float(v @ v))
+        return (v @ self.W[offset + idx]) / norm if norm else 0.0
+
+    def __call__(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        z = self.b.copy()
+        for i, (kind, offset, t) in enumerate(self.blocks):
+            if kind == "tfidf":
+                z += self._tfidf(i, t, offset, text)
+            else:
+                x = t.transform([text])[0].astype(np.float64)
+                z += x @ self.W[offset:offset + len(x)]
+        out = np.empty(len(z))
+        for j, (kind, value) in enumerate(self.post):
+            if kind == "const":
+                out[j] = value
+            elif kind == "identity":
+                out[j] = z[j]
+            else:  # sigmoid, optionally calibrated by (a, b)
+                zz = z[j] if value is None else -(value[0] * z[j] + value[1])
+                out[j] = 1.0 / (1.0 + math.exp(-zz)) if zz > -700 else 0.0
+        k = self.k
+        return np.clip(out[:k], 0.0, 1.0), np.maximum(out[k:], 0.0)
+
+
+def compile_fast_arms(arm_model: Any, texts: Sequence[str]) -> FastArms | None:
+    """The fast path of a fitted ArmModel (router/multiarm.py), checked on `texts`; else None."""
+    from sklearn.linear_model import Ridge
+
+    from thinkgate.router.model import ConstantModel
+
+    blocks: list = []
+    width = _blocks(arm_model.features, 0, blocks)
+    if width is None:
+        return None
+    cols, bias, post = [], [], []
+    for h in arm_model.score_heads:
+        if isinstance(h, ConstantModel):
+            cols.append(np.zeros(width)), bias.append(0.0), post.append(("const", h.p))
+            continue
+        head = _head(h)
+        if head is None or len(head[0]) != width:
+            return None
+        cols.append(head[0]), bias.append(head[1]), post.append(("sigmoid", head[2]))
+    for h in arm_model.token_heads:
+        if isinstance(h, (int, float)):
+            cols.append(np.zeros(width)), bias.append(0.0), post.append(("const", float(h)))
+        elif isinstance(h, Ridge) and np.ndim(h.coef_) == 1 and len(h.coef_) == width:
+            cols.append(np.asarray(h.coef_, np.float64)), bias.append(float(h.intercept_))
+            post.append(("identity", None))
+        else:
+            return None
+    fast = FastArms(blocks, np.column_stack(cols), np.array(bias, np.float64), post, len(arm_model.score_heads))
+    sample = [str(t) for t in list(texts)[:32]] or ["", "What is 2 + 2?"]
+    P, tok = arm_model.predict(sample)
+    got = [fast(t) for t in sample]
+    ok_p = np.allclose(np.stack([p for p, _ in got]), P, atol=TOLERANCE, rtol=0)
+    ok_t = np.allclose(np.stack([t for _, t in got]), tok, atol=1e-3, rtol=1e-6)
+    return fast if ok_p and ok_t else None

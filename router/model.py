@@ -3,6 +3,12 @@ the scikit-learn models behind it, and persistence with joblib.
 
     router.score(["What is 17 * 23?"])   -> array([0.83])   P(thinking is worth it)
     router.decide(["What is 17 * 23?"])  -> array([True])   think iff score >= threshold
+    router.arms                          -> ["no_think", "think"]   cheapest first
+    router.choose(["What is 17 * 23?"])  -> ["think"]        the arm (mode) per prompt
+
+Every router has `arms` and `choose`; the two-arm router maps decide() onto them, the
+many-arm router (router/multiarm.py: no_think, budget:N..., think) picks the arm of the
+highest predicted utility.
 
 A saved router is a pickle (joblib): load only files you trust. `meta` records what it
 was trained on and with which library versions; `load_router` warns when scikit-learn
@@ -71,6 +77,17 @@ class Router:
     def decide(self, texts: Sequence[str] | str, threshold: float | None = None) -> np.ndarray:
         t = self.threshold if threshold is None else float(threshold)
         return self.score(texts) >= t
+
+    @property
+    def arms(self) -> list[str]:
+        """The modes this router chooses between, cheapest first: [no-think mode, think mode]."""
+        think, base = (self.meta or {}).get("modes") or ("think", "no_think")
+        return [str(base), str(think)]
+
+    def choose(self, texts: Sequence[str] | str, threshold: float | None = None) -> list[str]:
+        """The arm (a mode name) per prompt: decide() mapped onto `arms`."""
+        base, think = self.arms
+        return [think if d else base for d in self.decide(texts, threshold)]
 
     @property
     def constant(self) -> bool:
@@ -146,14 +163,14 @@ class SerialHGB(ClassifierMixin, BaseEstimator):
 
         return contextlib.nullcontext() if self.n_threads is None else _threadpools().limit(limits=self.n_threads)
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         self.model_ = HistGradientBoostingClassifier(
             learning_rate=0.05, max_iter=200, max_leaf_nodes=15, min_samples_leaf=self.min_samples_leaf,
             l2_regularization=1.0, random_state=self.seed)
         with self._limit():
-            self.model_.fit(X, y)
+            self.model_.fit(X, y, sample_weight=sample_weight)
         self.classes_ = self.model_.classes_
         return self
 
@@ -209,7 +226,8 @@ def save_router(router: Router, path: str | Path) -> Path:
     joblib.dump(router, target)
     if target.name == FILE_NAME:
         (target.parent / META_NAME).write_text(
-            json.dumps({"threshold": router.threshold, **router.meta}, indent=1, default=_jsonable))
+            json.dumps({"threshold": router.threshold, "arms": router.arms, **router.meta}, indent=1,
+                       default=_jsonable))
     return target
 
 

@@ -159,7 +159,14 @@ def train_router(dataset: pd.DataFrame, features: str = "auto", model: str = "lo
                  n_splits: int = 5, n_boot: int = 1000) -> Router:
     """A trained Router. features: "auto" (chosen by grouped CV among `candidates`,
     default AUTO_CANDIDATES) or a name such as "tfidf+hand"; model: "logreg" or "gbdt".
-    held_out: share of groups kept out to measure the router (0: none)."""
+    held_out: share of groups kept out to measure the router (0: none).
+    A dataset from build_arms_dataset (attrs["multiarm"]) gives a MultiArmRouter
+    (router/multiarm.py) trained the same way."""
+    if dataset.attrs.get("multiarm"):
+        from thinkgate.router.multiarm import train_multiarm
+
+        return train_multiarm(dataset, features, model, seed, candidates=candidates, held_out=held_out,
+                              groups=groups, n_splits=n_splits, n_boot=n_boot)
     ds = _check(dataset)
     check_model(model)
     if features != "auto":
@@ -245,7 +252,12 @@ def _base_meta(ds: pd.DataFrame, features: str, model: str, seed: int, groups: s
 def leave_one_domain_out(dataset: pd.DataFrame, features: str = DEFAULT_FEATURES, model: str = "logreg",
                          seed: int = 0, n_boot: int = 1000, **train_kw: Any) -> list[dict[str, Any]]:
     """For each domain: train on the others (no held-out split inside), decide on it.
-    One row per domain: n items, think rate, APGR/CPT with CIs, mean score vs baselines."""
+    One row per domain: n items, think rate, APGR/CPT with CIs, mean score vs baselines.
+    An arms dataset (build_arms_dataset) gets leave_one_domain_out_arms' rows."""
+    if dataset.attrs.get("multiarm"):
+        from thinkgate.router.multiarm import leave_one_domain_out_arms
+
+        return leave_one_domain_out_arms(dataset, features, model, seed, n_boot, **train_kw)
     ds = _check(dataset)
     if "domain" not in ds or ds["domain"].nunique() < 2:
         raise ValueError("leave-one-domain-out needs items from at least 2 domains")

@@ -34,8 +34,13 @@ interpreter that accepts `-c`, whose stdin/stdout it forwards (`{dir}`: an empty
 folder), e.g. `docker run --rm -i --network=none --memory=1g --pids-limit=64 --read-only
 python:3.11-slim python -I`; the tests still run in the local runner.
 
-This file is also the runner's program (`python -I -S sandbox.py CONFIG`): the runner part
-comes first and imports only what it needs; the harness part follows the `__main__` check.
+Processes: the harness starts one runner server per process (`python -I -S sandbox.py FD`,
+root, its own session; it exits when the harness does) and sends it each job's config and
+file descriptors over a socket; the server forks a runner per job (no Python start per
+program), the runner forks the candidate's supervisor (init of the new PID namespace,
+which confines itself and forks the program's process), then reads the job. The runner
+part of this file comes first and imports only what it needs; the harness part follows
+the `__main__` check.
 """
 
 from __future__ import annotations
@@ -449,6 +454,10 @@ class _Verdict(BaseException):
         self.outcome, self.reason, self.reported = outcome, reason, reported
 
 
+class _Gone(BaseException):
+    """The candidate process stopped answering (it exited, crashed or was killed)."""
+
+
 def _on_deadline(signum, frame):
     raise _Verdict("timeout", "wall-clock limit exceeded; the program and all its processes were killed")
 
@@ -563,7 +572,7 @@ def _run(timeout_s: float, job: dict, ns: dict | None, req: int, resp: int) -> _
         return _judge(tests, ns, req, resp)
     except _Verdict as v:
         return v
-    except (BrokenPipeError, EOFError):
+    except (_Gone, EOFError, OSError):
         return None
     except (ValueError, TypeError, IndexError, KeyError, RecursionError, MemoryError):
         return _bad_reply()
@@ -626,9 +635,18 @@ def _judge(tests: dict | None, ns: dict | None, req: int, resp: int) -> _Verdict
         return _Verdict("fail", f"the program defines no function {tests['entry_point']!r}")
 
     def candidate(*args, **kwargs):
-        _send(req, ["call", encode(list(args)), encode(kwargs)])
         try:
+            call = ["call", encode(list(args)), encode(kwargs)]
+        except (Unplain, ValueError) as e:  # the tests' own values: the harness's limitation
+            raise _Verdict("error", f"the tests passed a value the sandbox cannot send ({e})") from None
+        try:
+            _send(req, call)
             reply = _recv(resp)
+        except (EOFError, OSError):
+            raise _Gone from None  # not an Exception: a test's `except Exception` cannot eat it
+        except (ValueError, TypeError, RecursionError, MemoryError):
+            raise _bad_reply() from None
+        try:
             kind = reply[0]
             if kind == "ok" and len(reply) == 2:
                 return decode(reply[1])
@@ -645,7 +663,7 @@ def _judge(tests: dict | None, ns: dict | None, req: int, resp: int) -> _Verdict
     ns[tests["entry_point"]] = candidate  # tests may call it by name too (HumanEval/33)
     try:
         ns[tests["check"]](candidate)
-    except (_Verdict, EOFError, BrokenPipeError):
+    except (_Verdict, _Gone):
         raise
     except BaseException as e:  # noqa: BLE001 - a test failed
         return _test_failure(e, tests["code"])
@@ -968,7 +986,7 @@ def _verdict(lines: list[dict], complaint: str, finished: bool, timeout_s: float
         final = {"outcome": "timeout" if not finished else "fail",
                  "reason": f"wall-clock limit of {timeout_s:g}s exceeded; runner killed" if not finished
                  else "the runner stopped without a verdict"}
-    return {**final, "guards": started["guards"], "infra": False}
+    return {**final, "guards": started["guards"], "infra": final["outcome"] == "error"}
 
 
 def run_program(code: str, timeout_s: float = 10, limits: Limits = Limits(), *,
@@ -985,33 +1003,43 @@ def run_program(code: str, timeout_s: float = 10, limits: Limits = Limits(), *,
     t0 = time.monotonic()
     job = json.dumps({"code": code, "tests": tests and asdict(tests)}).encode()
     with tempfile.TemporaryDirectory(prefix="thinkgate-sandbox-", ignore_cleanup_errors=True) as tmp:
-        for sub in ("root", "work"):
-            os.mkdir(os.path.join(tmp, sub))
-        if os.geteuid() == 0:  # the fallback work folder, where no mount namespace is allowed
-            os.chmod(tmp, 0o711)  # traversable, not listable; out/err stay 0600
-            os.chown(os.path.join(tmp, "work"), SANDBOX_UID, SANDBOX_UID)
+        _prepare_folder(tmp)
         if prefix:
             prefix = [a.replace("{dir}", os.path.join(tmp, "work")) for a in prefix] + ["-c", _container_source()]
-        base = None if prefix else _pids_cgroup_base()
-        cgroup = _new_cgroup(base, limits.processes + 1) if base else None
-        out, err = (os.open(os.path.join(tmp, n), os.O_WRONLY | os.O_CREAT, 0o600) for n in ("out", "err"))
-        try:
-            cfg = _runner_config(tmp, timeout_s, limits, prefix, cgroup, refuse)
-            lines, finished = _await_runner(_start_runner(cfg, out, err), job, timeout_s)
-            complaint = ""
-        except (OSError, subprocess.SubprocessError) as e:
-            lines, complaint, finished = [], repr(e), True
-        finally:
-            os.close(out)
-            os.close(err)
-            if cgroup:
-                _kill_cgroup(cgroup)
-        v = _verdict(lines, complaint, finished, timeout_s)
+        v = _run_in(tmp, job, timeout_s, limits, prefix, refuse)
         stdout, stderr = (_head(os.path.join(tmp, n), limits.output_bytes) for n in ("out", "err"))
     guards = tuple(v["guards"])
+    missing = () if prefix else tuple(g for g in GUARDS if g not in guards)
     return SandboxResult(v["outcome"], v.get("returncode"), v["reason"], stdout, stderr, time.monotonic() - t0,
-                         "net" in guards or False, v["infra"], guards,
-                         () if prefix else tuple(g for g in GUARDS if g not in guards), v.get("reported", ""))
+                         "net" in guards, v["infra"], guards, missing, v.get("reported", ""))
+
+
+def _prepare_folder(tmp: str) -> None:
+    """root/ (the candidate's mount point) and work/ (its folder where no mount namespace is allowed)."""
+    for sub in ("root", "work"):
+        os.mkdir(os.path.join(tmp, sub))
+    if os.geteuid() == 0:
+        os.chmod(tmp, 0o711)  # traversable, not listable; out/err stay 0600
+        os.chown(os.path.join(tmp, "work"), SANDBOX_UID, SANDBOX_UID)
+
+
+def _run_in(tmp: str, job: bytes, timeout_s: float, limits: Limits, prefix: list[str] | None,
+            refuse: Sequence[str]) -> dict:
+    """One job through a runner, in its own pids cgroup where there is one; the verdict."""
+    base = None if prefix else _pids_cgroup_base()
+    cgroup = _new_cgroup(base, limits.processes + 1) if base else None  # + init
+    out, err = (os.open(os.path.join(tmp, n), os.O_WRONLY | os.O_CREAT, 0o600) for n in ("out", "err"))
+    try:
+        cfg = _runner_config(tmp, timeout_s, limits, prefix, cgroup, refuse)
+        lines, finished = _await_runner(_start_runner(cfg, out, err), job, timeout_s)
+        return _verdict(lines, "", finished, timeout_s)
+    except (OSError, subprocess.SubprocessError) as e:
+        return _verdict([], repr(e), True, timeout_s)
+    finally:
+        os.close(out)
+        os.close(err)
+        if cgroup:
+            _kill_cgroup(cgroup)
 
 
 @functools.lru_cache(maxsize=None)

@@ -34,15 +34,27 @@ def judge(code: str, timeout_s: float = FAST, limits: Limits = SMALL):
 
 
 def _sandbox_processes() -> list[int]:
-    """Host processes running as the sandbox's uid (none may outlive a program)."""
+    """Processes of our runner server's tree running as the sandbox's uid (none may outlive
+    a program; other sessions' sandboxes on this machine are not ours to count)."""
+    from thinkgate.tasks import sandbox
+
+    server = sandbox._server[0].pid if sandbox._server else None
     found = []
     for d in os.listdir("/proc"):
         try:
-            if d.isdigit() and os.stat(f"/proc/{d}").st_uid == SANDBOX_UID:
+            if d.isdigit() and os.stat(f"/proc/{d}").st_uid == SANDBOX_UID and _descends(int(d), server):
                 found.append(int(d))
         except OSError:
             pass
     return found
+
+
+def _descends(pid: int, ancestor: int | None) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    return ancestor is None
 
 
 def _with_marker(marker: str) -> list[int]:

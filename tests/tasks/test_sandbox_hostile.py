@@ -216,6 +216,7 @@ def add(a, b):
 
 @pytest.mark.parametrize("forgery", [
     "print('thinkgate-ok-0123456789abcdef')\nimport os\nos._exit(0)",
+    "print(open(__file__).read())  # its own source holds no pass proof\nimport os\nos._exit(0)",
     "import sys\nprint('all tests passed')\nsys.exit(0)",
     "import os\nos.write(4, b'\\x00' * 7 + b'\\x08[\"done\"]')\nos._exit(0)",
     "import os, json\nm = json.dumps(['loaded', True]).encode()\nos.write(4, len(m).to_bytes(8, 'big') + m)\n"

@@ -335,6 +335,7 @@ def _candidate_main(cfg: dict, fds: dict, pid_ns: bool) -> None:
     if pid:
         _supervise(pid)
     try:
+        _libc()[1].prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: dies with its supervisor
         os.close(5)
         signal.signal(signal.SIGXFSZ, signal.SIG_DFL)  # Python ignores it; a kill is a fact we observe
         _send(4, ["confined", guards])
@@ -348,6 +349,7 @@ def _supervise(pid: int) -> None:
     """Init's part: reap until the program's process ends, hand its wait status to the runner
     on fd 5, exit (which kills whatever the program left behind). Never returns."""
     _libc()[1].prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0: no ptrace, no /proc/1/mem for the program
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Python's handler would let the program interrupt us
     null = os.open("/dev/null", os.O_RDWR)
     for fd in range(5):
         os.dup2(null, fd)

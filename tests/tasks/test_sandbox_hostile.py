@@ -349,3 +349,24 @@ def test_dying_inside_a_call_cannot_be_swallowed_by_the_tests():
     lenient = Tests("def check(candidate):\n    try:\n        candidate(1, 2)\n    except Exception:\n        pass\n", "add")
     r = run_program("import os\ndef add(a, b):\n    os._exit(0)\n", FAST, SMALL, tests=lenient)
     assert r.outcome == "fail" and not r.infra_error
+
+
+def test_its_supervisor_cannot_be_interrupted_or_traced():
+    code = """
+import os, signal
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL, signal.SIGUSR1):
+    try:
+        os.kill(os.getppid(), sig)
+    except OSError:
+        pass
+try:
+    open(f'/proc/{os.getppid()}/mem', 'rb').read(1)
+    print('read its memory')
+except OSError:
+    pass
+def add(a, b):
+    return a + b
+"""
+    r = run_program(code, FAST, SMALL, tests=ADD)
+    if "pid" in r.guards:
+        assert r.outcome == "pass" and "read its memory" not in r.stdout  # shrugged off: it still answers

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from thinkgate.reports.budgets import budget_estimates
 from thinkgate.reports.compare import compare_runs
 from thinkgate.reports.estimates import estimate, item_means
 from thinkgate.reports.judge import judge_estimates
@@ -60,5 +61,5 @@ def build_report(items: pd.DataFrame, seed: int = 0, judgments: pd.DataFrame | N
     return files
 
 
-__all__ = ["build_report", "compare_runs", "estimate", "item_means", "judge_estimates", "render_markdown",
+__all__ = ["budget_estimates", "build_report", "compare_runs", "estimate", "item_means", "judge_estimates", "render_markdown",
            "to_json"]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from thinkgate.reports.budgets import budget_estimates
 from thinkgate.reports.power import minimum_detectable_effect, n_for_effect, underpowered
 from thinkgate.reports.stats import adjust_pvalues, majority_correct, mean_ci, paired_difference, pass_at_k
 from thinkgate.reports.transfer import domain_deltas, transfer_gap
@@ -156,7 +157,9 @@ def estimate(df: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
     holm, bh = adjust_pvalues([p["p_value"] for p in paired]) if paired else ([], [])
     for p, h, b in zip(paired, holm, bh):
         p["p_holm"], p["p_bh"] = float(h), float(b)
-    return {"suites": rows, "paired": paired, "transfer": transfer(means, df, seed)}
+    out = {"suites": rows, "paired": paired, "transfer": transfer(means, df, seed)}
+    # budgets, spontaneous thinking (reports/budgets.py); re-adjusts p over the new comparisons too
+    return {**out, **budget_estimates(df, paired, seed)}
 
 
 def transfer_frame(means: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:

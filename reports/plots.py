@@ -158,3 +158,38 @@ def routing_curve(ev: dict[str, Any]) -> str:
     ax.set_ylabel("mean score (%)")
     ax.legend(frameon=False, fontsize=8)
     return _svg(fig)
+
+
+def score_vs_thinking_tokens(curves: Sequence[dict[str, Any]]) -> str:
+    """Score against mean thinking tokens per domain (budgets.curves, level "domain"): one
+    point per arm with its 95% CI, the AUC's arms joined by a line, no_think at the left.
+    An arm whose budget did not hold is drawn hollow and red and named "not held";
+    `default` is a triangle, +wait arms diamonds (neither is on the line)."""
+    plt = _plt()
+    doms = [c for c in curves if c["level"] == "domain"]
+    cols = max(1, min(3, len(doms)))
+    rows = max(1, math.ceil(len(doms) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 2.6 * rows), squeeze=False, sharey=True)
+    for ax in axes.flat[len(doms):]:
+        ax.set_visible(False)
+    for ax, c in zip(axes.flat, doms):
+        ax.set_ylim(-3, 103)  # before the labels: they are placed against the final limits
+        line = sorted((p for p in c["points"] if p["in_auc"]), key=lambda p: p["tokens"])
+        ax.plot([p["tokens"] for p in line], [100 * p["mean"] for p in line], color="#bbb", lw=1, zorder=1)
+        labels = []
+        for p in c["points"]:
+            colour = "#b2182b" if p["flagged"] else "#1b7837" if c["verifiable"] else "#4a6fa5"
+            marker = "^" if p["mode"] == "default" else "D" if "+wait" in p["mode"] else "o"
+            if not any(v is None or math.isnan(v) for v in (p["ci_low"], p["ci_high"])):
+                ax.plot([p["tokens"]] * 2, [100 * p["ci_low"], 100 * p["ci_high"]], color=colour, lw=1, alpha=0.6)
+            ax.scatter([p["tokens"]], [100 * p["mean"]], marker=marker, zorder=2, color=colour,
+                       facecolors="none" if p["flagged"] else colour)
+            labels.append((p["mode"].replace("budget:", "").replace("no_think", "no")
+                           + (" (not held)" if p["flagged"] else ""), p["tokens"], 100 * p["mean"]))
+        _place_labels(ax, labels)
+        auc = c.get("auc")
+        title = c["name"] if auc is None or math.isnan(auc) else f"{c['name']} · AUC {100 * auc:.1f}%"
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("mean thinking tokens")
+    axes[0][0].set_ylabel("mean score (%)")
+    return _svg(fig)

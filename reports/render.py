@@ -94,6 +94,7 @@ def render_markdown(estimates: dict[str, Any], meta: dict[str, Any]) -> str:
         suites=estimates["suites"], paired=estimates["paired"], judge=estimates.get("judge", []), meta=meta,
         comparison=estimates.get("comparison", []), transfer=estimates.get("transfer") or {},
         run_gains=estimates.get("run_gains", []), router=estimates.get("router") or {},
+        budgets=estimates.get("budgets") or {}, spontaneous=estimates.get("spontaneous") or {},
         headline=headline(estimates["paired"], estimates.get("transfer")),
         ci_methods=ci_methods_summary(estimates), decoding=decoding_summary(estimates),
         tests=", ".join(tests) or "–",

@@ -20,6 +20,9 @@ head learns from every item (a best-arm classifier learns from the few items whe
 arm wins, and the labels change with lam), the scores are calibrated probabilities one
 can read, and the price lam stays a decision-time knob: the evaluation's cost curve and
 a server's price change need no retraining. Ties (within TIE_TOL) go to the cheaper arm.
+A stacked variant (one logistic regression over shared + per-arm weights, which shrinks
+arm differences toward zero) was measured on tests/router/synthetic.py's arms table at
+lam 0, 0.05, 0.2: mean utility within 0.004 of these heads, for a more complex model.
 
 The two-arm API stays: `score` is the predicted utility gain of the best arm other than
 the cheapest over the cheapest (at the router's lam); `decide` is score > threshold
@@ -321,6 +324,8 @@ def _meta(ds: pd.DataFrame, features: str, model: str, seed: int, groups: str, a
         "score": "per arm: P(the arm's answer is right) (calibrated) and expected tokens; "
                  "utility = P - lam * tokens / T",
         "decision": "choose the arm of the highest predicted utility at lam; ties go to the cheaper arm",
+        "threshold_rule": "many arms: no threshold is chosen; decide() (leave the cheapest arm) is "
+                          "score > 0, i.e. choose() != arms[0]",
         "versions": library_versions(),
         "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

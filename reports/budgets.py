@@ -167,10 +167,12 @@ def _item_scores(rows: pd.DataFrame, fill: float | None = None) -> pd.DataFrame:
               .groupby("item_id").agg(score=("score", "mean"), k=("score", "size"), group=("group", "first")))
 
 
-def censoring(df: pd.DataFrame, seed: int = 0) -> list[dict[str, Any]]:
-    """Truncation as censoring per suite x arm: all items (truncated = wrong, as scored),
-    completed generations only, the share cut, and worst/best case (truncated all 0 / 1)."""
-    out = []
+def censoring(df: pd.DataFrame, seed: int = 0, flagged: dict[tuple[str, str], bool] | None = None
+              ) -> list[dict[str, Any]]:
+    """Truncation as censoring per suite x arm: all items (every generation as scored: a
+    truncated one scores what its cut answer earns, usually 0), completed generations only,
+    the share cut, and the worst/best case (every truncated generation 0 / 1)."""
+    out, flagged = [], flagged or {}
     for (suite, mode), g in df.groupby(["suite", "mode"], sort=True):
         gen = g[g["finish_reason"].isin(GENERATED)]
         every, done = _item_scores(g), _item_scores(g[g["finish_reason"] != "length"])
@@ -183,7 +185,7 @@ def censoring(df: pd.DataFrame, seed: int = 0) -> list[dict[str, Any]]:
                     "all_ci_high": a["ci_high"], "n_items_completed": c["n_items"],
                     "accuracy_completed": c["mean"], "completed_ci_low": c["ci_low"],
                     "completed_ci_high": c["ci_high"], "worst_case": float(worst), "best_case": float(best),
-                    "large": bool(cut >= LARGE_CUT)})
+                    "large": bool(cut >= LARGE_CUT), "flagged": flagged.get((suite, mode), False)})
     return out
 
 
@@ -382,7 +384,7 @@ def budget_estimates(df: pd.DataFrame, paired: list[dict[str, Any]], seed: int =
                    "hold_min": HOLD_MIN, "large_cut": LARGE_CUT, "solved_at": SOLVED_AT,
                    "arms": sorted((m for m in df["mode"].unique()), key=arm_order),
                    "flagged": [f"{s}/{m}" for (s, m), f in flagged.items() if f],
-                   "audit": aud, "censoring": censoring(df, seed), "curves": curves(items, flagged, seed),
+                   "audit": aud, "censoring": censoring(df, seed, flagged), "curves": curves(items, flagged, seed),
                    "gains": gain_rows, "matched_majority": matched_majority(df, items, flagged, seed),
                    "smallest_budget": small, "smallest_budget_summary": smallest_summary(small)}
         new += gain_rows + [r for r in budgets["matched_majority"] if "p_value" in r]

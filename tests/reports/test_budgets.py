@@ -263,3 +263,14 @@ def test_new_comparisons_share_one_holm_family_with_the_paired_ones():
     think = next(g for g in est["budgets"]["gains"] if g["a"] == "think")
     twin = next(p for p in est["paired"] if p["a"] == "think" and p["b"] == "no_think")
     assert think["p_holm"] == twin["p_holm"] and think["p_value"] == pytest.approx(twin["p_value"])
+
+
+def test_estimates_json_keys():
+    est = json.loads(build_report(pd.concat([curve_table(), spontaneous_table()], ignore_index=True),
+                                  seed=0, html=False)["estimates.json"])
+    assert set(est["budgets"]) == {"tolerance", "tolerance_tokens", "hold_min", "large_cut", "solved_at", "arms",
+                                   "flagged", "audit", "censoring", "curves", "gains", "matched_majority",
+                                   "smallest_budget", "smallest_budget_summary"}
+    assert set(est["spontaneous"]) == {"domains", "pays", "contrast"}
+    item = est["budgets"]["smallest_budget"][0]
+    assert set(item) == {"suite", "item_id", "domain", "smallest_arm", "smallest_budget", "solved_by", "arms_tried"}

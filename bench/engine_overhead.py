@@ -105,7 +105,7 @@ def main() -> None:
     tok = load_tokenizer(model)
 
     def config(out: str) -> RunConfig:
-        return RunConfig(out=out, profile="generic", suites=("math",), samples=args.samples,
+        return RunConfig(out=out, profile="generic", suites=("gsm8k",), samples=args.samples,
                          limit=args.items, max_tokens=args.max_tokens, backend=args.backend,
                          temperature=args.temperature,
                          engine=EngineConfig(batch_size=args.items * args.samples * 2))

@@ -36,6 +36,10 @@ from thinkgate.tasks.plugins import Registry
 from thinkgate.tasks.thinkparse import CLOSE
 
 MECHANISM = "two-pass"
+# A budget holds when the thinking the mechanism counted is at most N + this: a pass stops at
+# its max_tokens exactly, but a continued prompt is re-encoded, and a word can split into one
+# more token than the engine produced.
+BUDGET_TOLERANCE = 4
 # name -> factory(backend, encode) -> Backend; the `thinkgate.budgets` entry point group adds more
 BUDGET_MECHANISMS: Registry[Callable[..., Backend]] = Registry("budget mechanism", entry_points="thinkgate.budgets")
 

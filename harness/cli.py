@@ -73,8 +73,9 @@ def eval_cmd(
     out: Optional[Path] = _opt(None, "Run directory (the store lives here; re-run to resume). [default: runs/eval]", RUN),
     verbose: bool = _opt(False, "Show the engine's own output (always in OUT/engine.log).", RUN, "--verbose", "-v"),
     suites: Optional[str] = _opt(None, "Comma-separated suites or domains (see `thinkgate list`), "
-                                 "FILE.jsonl:SCORER, or lmeval:TASK[:SCORER]. [default: math]", WHAT),
-    modes: Optional[str] = _opt(None, "Comma-separated: think, no_think, default. [default: think,no_think]", WHAT),
+                                 "FILE.jsonl:SCORER, or lmeval:TASK[:SCORER]. [default: gsm8k]", WHAT),
+    modes: Optional[str] = _opt(None, "Comma-separated: think, no_think, default, budget:N (think at most N "
+                                "tokens, then answer), budget:N+wait:M (s1). [default: think,no_think]", WHAT),
     samples: Optional[int] = _opt(None, "Samples per item and mode (K). [default: 1]", WHAT, "--samples", "-k"),
     limit: Optional[int] = _opt(None, "First N items of each suite. [default: all]", WHAT),
     lmeval_include: Optional[Path] = _opt(None, "A folder of lm-eval YAML tasks, for --suites lmeval:TASK.", WHAT),
@@ -186,7 +187,7 @@ def run(
     from thinkgate.harness.backends import EngineConfig
     from thinkgate.harness.config import RunConfig
 
-    cfg = RunConfig(out=str(out), model=None, profile="generic", backend=backend, suites=("math",),
+    cfg = RunConfig(out=str(out), model=None, profile="generic", backend=backend, suites=("gsm8k",),
                     modes=("think", "no_think"), samples=2, limit=20, max_tokens=256, seed=0,
                     engine=EngineConfig(batch_size=40))
     _run_and_print(cfg, verbose)

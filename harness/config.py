@@ -33,7 +33,7 @@ class RunConfig:
     revision: str | None = None
     profile: str | None = None  # None: guessed from the model's name
     backend: str = "auto"
-    suites: tuple[str, ...] = ("math",)
+    suites: tuple[str, ...] = ("gsm8k",)
     modes: tuple[str, ...] = ("think", "no_think")
     samples: int = 1
     limit: int | None = None
@@ -48,6 +48,7 @@ class RunConfig:
     tokenizer: str | None = None  # served models: a local tokenizer for exact reasoning/answer token counts
     judge: str | None = None  # judge think vs no_think answers with this model ("embedded": the default)
     judge_max_tokens: int = 512
+    budget_mechanism: str = "two-pass"  # how budget:N modes are enforced (harness/budget.py)
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen)
@@ -110,6 +111,9 @@ class RunConfig:
         budgets = {m: parse_budget(m) for m in self.modes if parse_budget(m)}
         if not budgets:
             return
+        from thinkgate.harness.budget import BUDGET_MECHANISMS
+
+        BUDGET_MECHANISMS.get(self.budget_mechanism)
         profile = PROFILES.get(self.profile)
         if not profile.budgets:
             raise UserError(f"profile '{profile.name}' cannot take a thinking budget (its reasoning cannot be "

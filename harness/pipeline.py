@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from thinkgate.harness.backends.base import Backend, RawGeneration, error_generations
+from thinkgate.harness.budget import BUDGET_TOLERANCE
 from thinkgate.harness.parsing import parse_completion
 from thinkgate.harness.store import GenerationRow, ScoreRow, Store, StoreWriteError
 from thinkgate.tasks.types import Item, Score, Status, Suite
@@ -199,6 +200,15 @@ def generate_into(store: Store, pending: Sequence[PlannedRequest], backend: Back
     return n, errors
 
 
+def budget_audit(meta: dict[str, Any]) -> dict[str, Any]:
+    """The store columns of what a budget mechanism observed (none for other arms)."""
+    if "budget" not in meta:
+        return {}
+    held = meta.get("budget_thinking_tokens", 0) <= meta["budget"] + BUDGET_TOLERANCE
+    return {"budget": meta["budget"], "budget_mechanism": meta.get("budget_mechanism"),
+            "closed_by": meta.get("closed_by"), "budget_held": held}
+
+
 def to_row(raw: RawGeneration, prefix: str, backend: str, count: TokenCounter | None,
            mode: str | None = None) -> GenerationRow:
     """A backend's raw generation, parsed (in its think `mode`) and token-counted, as a store row."""
@@ -219,7 +229,7 @@ def to_row(raw: RawGeneration, prefix: str, backend: str, count: TokenCounter | 
                          finish_reason=raw.finish_reason, prompt_tokens=raw.prompt_tokens,
                          completion_tokens=raw.completion_tokens, reasoning_tokens=n_reason,
                          answer_tokens=n_answer, latency_s=raw.latency_s, error=None,
-                         leaked_think=bool(getattr(p, "leaked_think", False)))
+                         leaked_think=bool(getattr(p, "leaked_think", False)), **budget_audit(raw.meta))
 
 
 # -- scoring --------------------------------------------------------------------

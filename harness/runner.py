@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from thinkgate.harness.backends import Backend, EngineRequest, make_backend
+from thinkgate.harness.backends.base import ThinkBudget
+from thinkgate.harness.budget import BUDGET_MECHANISMS, think_budget
 from thinkgate.harness.config import CONFIG_NAME, RunConfig
 from thinkgate.harness.errors import UserError
 from thinkgate.harness.models import ModelRef, resolve_model
 from thinkgate.harness.pipeline import Scoring, generate_into, run_pipeline
-from thinkgate.harness.profiles import Profile, Sampling, get_profile, render_prompt, with_overrides
+from thinkgate.harness.profiles import Profile, Sampling, get_profile, parse_budget, render_prompt, with_overrides
 from thinkgate.harness.store import RequestRow, Store
 from thinkgate.tasks import Suite, resolve_suites
 
@@ -33,10 +35,11 @@ class RenderedPrompt:
     filled in later (pipeline.with_token_ids), for the pending requests only."""
 
     def __init__(self, prompt: str, token_ids: tuple[int, ...], base: Sampling, messages: tuple,
-                 prefill: str, template_kwargs: tuple, api_params: tuple):
+                 prefill: str, template_kwargs: tuple, api_params: tuple, budget: ThinkBudget | None = None):
         self.prompt, self.token_ids, self.base = prompt, token_ids, base
         self.messages, self.prefill = messages, prefill
         self.template_kwargs, self.api_params = template_kwargs, api_params
+        self.budget = budget  # budget:N modes: what harness/budget.py enforces
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class PlannedRequest:
     def engine(self) -> EngineRequest:
         r = self.rendered
         return EngineRequest(self.row.key, r.prompt, r.token_ids, replace(r.base, seed=self.seed), r.messages,
-                             r.prefill, r.template_kwargs, r.api_params)
+                             r.prefill, r.template_kwargs, r.api_params, r.budget)
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ def plan_requests(cfg: RunConfig, model: ModelRef, profile: Profile, tokenizer: 
         for item in suite.items(cfg.limit):
             reference, messages = json.dumps(item.reference), json.dumps(item.messages)
             for mode in cfg.modes:
-                rendering = profile.render(item.messages, mode)
+                rendering = profile.render_mode(item.messages, mode)  # a budget mode starts as think
                 if tokenizer is None:  # a served model: the server renders; the key sees the chat
                     prompt = json.dumps({"messages": rendering.messages, "prefill": rendering.prefill,
                                          "template_kwargs": rendering.template_kwargs,
@@ -110,9 +113,11 @@ def plan_requests(cfg: RunConfig, model: ModelRef, profile: Profile, tokenizer: 
                                       max_tokens=cfg.max_tokens)
                 keys = _KeyMaker(model, profile.name, mode, prompt, base)
                 seed_of = _seed_maker(cfg.seed, item.id, mode)
+                budget = parse_budget(mode)
                 rendered = RenderedPrompt(prompt, ids, base, rendering.messages, rendering.prefill,
                                           tuple(sorted(rendering.template_kwargs.items())),
-                                          tuple(sorted(rendering.api_params.items())))
+                                          tuple(sorted(rendering.api_params.items())),
+                                          think_budget(budget, profile, cfg.max_tokens) if budget else None)
                 for k in range(cfg.samples):
                     seed = seed_of(k)
                     key, sampling_json = keys(k, seed)
@@ -219,6 +224,14 @@ def evaluate(cfg: RunConfig, backend: Backend | None = None, progress: bool = Tr
     suites = load_suites(cfg.suites, cfg.lmeval_include)
     model, tokenizer = _model_and_tokenizer(cfg)
     store = Store(cfg.out)
+    try:
+        return _evaluate_in(store, cfg, profile, suites, model, tokenizer, backend, progress, write_report)
+    finally:
+        store.close()  # free the run folder: the next command (or a retry here) resumes
+
+
+def _evaluate_in(store: Store, cfg: RunConfig, profile: Profile, suites: Sequence[Suite], model: ModelRef,
+                 tokenizer: Any, backend: Backend | None, progress: bool, write_report: bool) -> RunResult:
     check_fingerprint(store, run_fingerprint(cfg, model))
     store.set_meta("last_command", cfg.to_dict())
     cfg.to_file(Path(cfg.out) / CONFIG_NAME)  # `thinkgate eval --config RUN/config.toml` repeats it
@@ -234,19 +247,17 @@ def evaluate(cfg: RunConfig, backend: Backend | None = None, progress: bool = Tr
     generated = errors = 0
     backend_name = None
     with bar as prog:
-        try:
-            done = store.done_keys()  # one query: resuming never asks the store per request
-            pending = [p for p in planned if p.row.key not in done]
-            engine = None
-            if pending:  # the engine is only loaded when something is left to generate
-                engine = backend or make_backend(cfg.backend, model.path, cfg.engine)
-                backend_name = engine.name
-            # scoring runs beside generation; answers earlier runs left unscored come first
-            res = run_pipeline(store, pending, engine, suites, count, tokenizer=tokenizer, progress=prog)
-            generated, errors = res.generated, res.errors
-        except BaseException:
-            store.close()  # free the run folder: the next command (or a retry here) resumes
-            raise
+        done = store.done_keys()  # one query: resuming never asks the store per request
+        pending = [p for p in planned if p.row.key not in done]
+        engine = None
+        if pending:  # the engine is only loaded when something is left to generate
+            engine = backend or make_backend(cfg.backend, model.path, cfg.engine)
+            backend_name = engine.name
+            if any(p.rendered.budget for p in pending):  # budget:N arms: forced in passes
+                engine = BUDGET_MECHANISMS.get(cfg.budget_mechanism)(engine, _encoder(tokenizer))
+        # scoring runs beside generation; answers earlier runs left unscored come first
+        res = run_pipeline(store, pending, engine, suites, count, tokenizer=tokenizer, progress=prog)
+        generated, errors = res.generated, res.errors
     if cfg.judge:
         with (_progress() if progress else nullcontext()) as prog:
             run_judge_for(store, cfg, prog)
@@ -254,8 +265,13 @@ def evaluate(cfg: RunConfig, backend: Backend | None = None, progress: bool = Tr
         from thinkgate.harness.report_io import write_outputs
 
         write_outputs(store)
-    store.close()
     return RunResult(Path(cfg.out), len(planned), generated, errors, backend_name)
+
+
+def _encoder(tokenizer: Any) -> Callable[[str], list[int]] | None:
+    if tokenizer is None:
+        return None
+    return lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
 def _model_and_tokenizer(cfg: RunConfig) -> tuple[ModelRef, Any]:

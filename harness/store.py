@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover
 
 DB_NAME = "thinkgate.sqlite"
 LOCK_NAME = "thinkgate.lock"
-SCHEMA_VERSION = 3  # 3: generations.leaked_think
+SCHEMA_VERSION = 4  # 3: generations.leaked_think; 4: the budget audit columns
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS generations (
   reasoning TEXT, answer TEXT, think_state TEXT, think_blocks INTEGER, finish_reason TEXT,
   prompt_tokens INTEGER, completion_tokens INTEGER, reasoning_tokens INTEGER,
   answer_tokens INTEGER, latency_s REAL, error TEXT, created REAL,
-  leaked_think INTEGER NOT NULL DEFAULT 0);
+  leaked_think INTEGER NOT NULL DEFAULT 0,
+  budget INTEGER, budget_mechanism TEXT, closed_by TEXT, budget_held INTEGER);
 CREATE TABLE IF NOT EXISTS judgments (
   key TEXT PRIMARY KEY, judge_model TEXT, suite TEXT, domain TEXT, item_id TEXT, sample INTEGER,
   order_ TEXT, key_a TEXT, key_b TEXT, mode_a TEXT, mode_b TEXT, judge_text TEXT,
@@ -101,6 +102,12 @@ class GenerationRow:
     latency_s: float
     error: str | None
     leaked_think: bool = False  # a no_think answer that still holds thinking (mode compliance)
+    # budget:N arms (harness/budget.py): N, how it was enforced, who closed the thinking
+    # (model | forced | eos), and whether the thinking stayed within N (+ BUDGET_TOLERANCE)
+    budget: int | None = None
+    budget_mechanism: str | None = None
+    closed_by: str | None = None
+    budget_held: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,9 @@ _REQUEST_COLS, _GENERATION_COLS, _SCORE_COLS = _columns(RequestRow), _columns(Ge
 _INSERT_REQUEST = _insert_sql("requests", _REQUEST_COLS, "INSERT OR IGNORE")
 _INSERT_GENERATION = _insert_sql("generations", _GENERATION_COLS)
 _INSERT_SCORE = _insert_sql("scores", _SCORE_COLS)
+# generations columns added after schema 2, with their SQL type: an older store gets them
+_ADDED_COLS = {"leaked_think": "INTEGER NOT NULL DEFAULT 0", "budget": "INTEGER", "budget_mechanism": "TEXT",
+               "closed_by": "TEXT", "budget_held": "INTEGER"}
 _INSERT_JUDGMENT = _insert_sql("judgments", JUDGMENT_COLUMNS)
 
 
@@ -205,15 +215,16 @@ class Store:
         missing = sorted({f"requests.{c}" for c in _REQUEST_COLS if c not in have["requests"]}
                          | {f"scores.{c}" for c in _SCORE_COLS if c not in have["scores"]}
                          | {f"generations.{c}" for c in _GENERATION_COLS
-                            if c not in have["generations"] and c != "leaked_think"})
+                            if c not in have["generations"] and c not in _ADDED_COLS})
         if missing:
             raise UserError(f"{self.path} was written by an early thinkgate (store schema {found}, without "
                             f"{', '.join(missing)}) and cannot be upgraded in place; re-run the command "
                             "with a new --out (the old folder's items.csv stays readable)")
         with self._tx() as db:
             db.execute("BEGIN IMMEDIATE")
-            if "leaked_think" not in have["generations"]:  # schema 2 -> 3; old rows: not measured, False
-                db.execute("ALTER TABLE generations ADD COLUMN leaked_think INTEGER NOT NULL DEFAULT 0")
+            for col, decl in _ADDED_COLS.items():  # old rows: not measured (False / NULL)
+                if col not in have["generations"]:
+                    db.execute(f"ALTER TABLE generations ADD COLUMN {col} {decl}")
             db.execute("INSERT OR REPLACE INTO meta VALUES (:k, :v)",
                        {"k": "schema_version", "v": json.dumps(SCHEMA_VERSION)})
             db.execute("INSERT OR REPLACE INTO meta VALUES (:k, :v)",
@@ -338,7 +349,7 @@ class Store:
         q = """SELECT r.model, r.model_revision, r.profile, r.suite, r.domain, r.verifiable,
                       r.grp AS "group", r.item_id, r.mode, r.sample, r.key, r.prompt, r.prefill,
                       r.messages, r.reference, r.sampling, g.backend, g.reasoning, g.answer, g.think_state, g.think_blocks,
-                      g.leaked_think, g.finish_reason, g.prompt_tokens, g.completion_tokens, g.reasoning_tokens,
+                      g.leaked_think, g.budget, g.budget_mechanism, g.closed_by, g.budget_held, g.finish_reason, g.prompt_tokens, g.completion_tokens, g.reasoning_tokens,
                       g.answer_tokens, g.latency_s, g.error, s.scorer, s.value AS score,
                       s.passed, s.status AS score_status, s.detail
                FROM requests r LEFT JOIN generations g USING (key) LEFT JOIN scores s USING (key)
@@ -347,6 +358,9 @@ class Store:
             df = pd.read_sql_query(q, self.db)
         df["verifiable"] = df["verifiable"].astype(bool)
         df["leaked_think"] = df["leaked_think"].fillna(0).astype(bool)
+        df["budget_held"] = df["budget_held"].map(lambda v: None if pd.isna(v) else bool(v))
+        df["closed_by"] = [c if isinstance(c, str) else _closed_by(t, f)
+                           for c, t, f in zip(df["closed_by"], df["think_state"], df["finish_reason"])]
         df["passed"] = df["passed"].map(lambda v: None if pd.isna(v) else bool(v))
         df["status"] = [_status(f, s).value for f, s in zip(df["finish_reason"], df["score_status"])]
         detail = df["detail"].map(lambda d: json.loads(d) if isinstance(d, str) else {})
@@ -390,6 +404,15 @@ def _lock_folder(run_dir: Path) -> Any:
     f.write(f"{os.getpid()}\n")
     f.flush()
     return f
+
+
+def _closed_by(think_state: Any, finish_reason: Any) -> str | None:
+    """Who ended the thinking of a generation no budget mechanism audited."""
+    if think_state == "closed":
+        return "model"
+    if think_state == "unclosed":
+        return "cut" if finish_reason == "length" else "eos"
+    return None
 
 
 def _status(finish_reason: Any, score_status: Any) -> Status:

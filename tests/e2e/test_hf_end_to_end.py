@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_hf_eval_both_modes_then_rerun_is_a_no_op(tmp_path, tiny_model):
-    cfg = RunConfig(out=str(tmp_path / "run"), backend="hf", suites=("math",), modes=("think", "no_think"),
+    cfg = RunConfig(out=str(tmp_path / "run"), backend="hf", suites=("gsm8k",), modes=("think", "no_think"),
                     samples=2, limit=2, max_tokens=32, engine=EngineConfig(batch_size=8))
     res = evaluate(cfg, progress=False)
     assert (res.planned, res.generated, res.errors, res.backend) == (8, 8, 0, "hf")
@@ -44,7 +44,7 @@ def test_hf_eval_both_modes_then_rerun_is_a_no_op(tmp_path, tiny_model):
 
 def test_kill_mid_run_then_resume_has_no_duplicates_and_no_gaps(tmp_path, tiny_model):
     out = tmp_path / "run"
-    args = ["eval", "--backend", "hf", "--suites", "math", "--modes", "think,no_think", "--samples", "2",
+    args = ["eval", "--backend", "hf", "--suites", "gsm8k", "--modes", "think,no_think", "--samples", "2",
             "--limit", "4", "--max-tokens", "24", "--batch-size", "1", "--out", str(out)]
     code = f"import sys\nfrom thinkgate.harness.cli import main\nsys.argv = ['thinkgate', *{args!r}]\nmain()"
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,

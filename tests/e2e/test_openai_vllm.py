@@ -65,7 +65,7 @@ def test_evaluate_through_openai_backend(vllm_server, tiny_model, tmp_path, monk
     planted = "sk-thinkgate-planted-0123456789abcdef"
     monkeypatch.setenv("THINKGATE_PLANTED_KEY", planted)
     # the runner builds the backend from the config, as `thinkgate eval --backend openai` does
-    cfg = RunConfig(out=str(tmp_path / "run"), model=str(tiny_model), backend="openai", suites=("math",),
+    cfg = RunConfig(out=str(tmp_path / "run"), model=str(tiny_model), backend="openai", suites=("gsm8k",),
                     modes=("think", "no_think"), samples=1, limit=3, max_tokens=32,
                     engine=EngineConfig(base_urls=(vllm_server,), concurrency=4, request_timeout=300,
                                         api_key_env="THINKGATE_PLANTED_KEY"))
@@ -106,7 +106,7 @@ def test_served_eval_matches_the_local_vllm_engine(vllm_server, tiny_model, tmp_
     same modes, a report of the same shape (the generations differ: two engines)."""
     from thinkgate.harness.store import Store
 
-    common = dict(suites=("math",), modes=("think", "no_think"), samples=2, limit=3, max_tokens=24)
+    common = dict(suites=("gsm8k",), modes=("think", "no_think"), samples=2, limit=3, max_tokens=24)
     served = RunConfig(out=str(tmp_path / "served"), model=str(tiny_model), backend="openai",
                        engine=EngineConfig(base_urls=(vllm_server,), concurrency=4, request_timeout=300), **common)
     local = RunConfig(out=str(tmp_path / "local"), backend="vllm", **common)

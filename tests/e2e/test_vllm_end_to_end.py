@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.slow,
 
 
 def test_vllm_eval_both_modes(tmp_path, tiny_model):
-    cfg = RunConfig(out=str(tmp_path / "run"), backend="vllm", suites=("math",),
+    cfg = RunConfig(out=str(tmp_path / "run"), backend="vllm", suites=("gsm8k",),
                     modes=("think", "no_think"), samples=2, limit=3, max_tokens=48,
                     engine=EngineConfig())
     res = evaluate(cfg, progress=False)

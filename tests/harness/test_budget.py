@@ -135,3 +135,36 @@ def test_a_profile_that_cannot_be_spliced_refuses_budgets():
     with pytest.raises(UserError, match="cannot take a thinking budget"):
         RunConfig(profile="gpt-oss", backend="openai", model="m", modes=("budget:8",),
                   engine=EngineConfig(base_urls=("http://x/v1",)))
+
+
+def test_budget_arms_end_to_end_through_the_runner(tmp_path, scripted):
+    """The runner plans budget arms like think, forces them, and the items table audits them."""
+    from thinkgate.harness.config import RunConfig
+    from thinkgate.harness.runner import evaluate
+    from thinkgate.harness.store import Store
+
+    def long_thinker(req):
+        if req.prompt.endswith("</think>\n\n"):  # the answer pass after a forced close
+            return "\\boxed{18}"
+        n = req.sampling.max_tokens  # never closes on its own: thinks until it is cut
+        return RawGeneration(req.key, " ".join(["step"] * n), "length", len(req.prompt_token_ids), n, 0.01)
+
+    cfg = RunConfig(out=str(tmp_path / "run"), suites=("gsm8k",), modes=("no_think", "budget:8", "think"),
+                    limit=2, max_tokens=48)
+    res = evaluate(cfg, backend=scripted(long_thinker), progress=False)
+    assert res.errors == 0 and res.planned == 6
+    store = Store(cfg.out)
+    try:
+        items = store.items()
+    finally:
+        store.close()
+    b = items[items["mode"] == "budget:8"]
+    assert len(b) == 2 and set(b["closed_by"]) == {"forced"} and b["budget_held"].all()
+    assert set(b["budget"]) == {8} and set(b["budget_mechanism"]) == {"two-pass"}
+    assert set(b["think_state"]) == {"closed"} and (b["answer"] == "\\boxed{18}").all()
+    assert set(items.loc[items["mode"] == "think", "closed_by"]) == {"cut"}  # 48 tokens, never closed
+    assert items.loc[items["mode"] == "no_think", "budget"].isna().all()
+    # resume: adding an arm generates only that arm
+    cfg2 = cfg.with_updates(modes=("no_think", "budget:8", "think", "budget:16"))
+    res2 = evaluate(cfg2, backend=scripted(long_thinker), progress=False)
+    assert res2.generated == 2

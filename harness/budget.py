@@ -45,8 +45,14 @@ BUDGET_MECHANISMS: Registry[Callable[..., Backend]] = Registry("budget mechanism
 
 
 @dataclass
-class _State:
+class BudgetRun:
+    """One budgeted request, pass by pass: `next_request()` is what to send, `advance(g)`
+    takes what came back (True: another pass is needed), `result()` is the whole generation.
+    The same state machine drives a local or served backend (BudgetForcing) and the
+    routing proxy's upstream calls."""
+
     request: EngineRequest
+    encode: Callable[[str], list[int]] | None = None
     text: str = ""
     thinking: int = 0  # thinking tokens spent (the text before the close)
     generated: int = 0  # every token generated, dropped ones (s1) included: the compute
@@ -61,9 +67,77 @@ class _State:
     def answer_part(self) -> str:
         return self.text.split(CLOSE, 1)[1] if CLOSE in self.text else ""
 
+    def next_request(self) -> EngineRequest:
+        b, r = self.request.budget, self.request
+        left = (b.tokens - self.thinking if self.phase == "think"
+                else b.total - self.thinking - self._count(self.answer_part().strip()))
+        seed = None if r.sampling.seed is None else (r.sampling.seed + self.passes) & 0x7FFFFFFF
+        sampling = replace(r.sampling, max_tokens=max(1, left), seed=seed)
+        if not self.text:
+            return replace(r, sampling=sampling, budget=None)
+        prompt = r.prompt + self.text
+        ids = tuple(self.encode(prompt)) if (self.encode and r.prompt) else ()
+        return replace(r, prompt=prompt, prompt_token_ids=ids, prefill=r.prefill + self.text,
+                       sampling=sampling, budget=None)
+
+    def advance(self, g: RawGeneration) -> bool:
+        """Take one pass's output; True when the request needs another pass."""
+        b = self.request.budget
+        self.passes += 1
+        self.last, self.latency = g, self.latency + g.latency_s
+        self.prompt_tokens = self.prompt_tokens or g.prompt_tokens
+        self.generated += g.completion_tokens
+        if g.finish_reason == "error":
+            return False
+        if self.phase == "answer":
+            self.text += _joined(g)
+            return False
+        text = self.text + _joined(g)
+        if CLOSE in text:
+            return self._closed(text, g)
+        self.thinking, self.text = self.thinking + g.completion_tokens, text
+        if g.finish_reason == "length" or self.thinking >= b.tokens:
+            self.text += b.early_exit + b.end_think
+            self.closed_by, self.phase = "forced", "answer"
+            return True
+        self.closed_by = "eos"  # the model stopped without closing: an unclosed trace, as it is
+        return False
+
+    def _closed(self, text: str, g: RawGeneration) -> bool:
+        """The model closed its thinking in this pass."""
+        b = self.request.budget
+        head = text[: text.index(CLOSE)]
+        self.thinking = self._count(head, fallback=self.thinking + g.completion_tokens)
+        if self.waits_used < b.waits and self.thinking < b.tokens:  # s1: not yet, think more
+            self.text, self.waits_used = head + b.continuation, self.waits_used + 1
+            return True
+        self.text, self.closed_by = text, "model"
+        if g.finish_reason == "length" and self.thinking + self._count(self.answer_part().strip()) < b.total:
+            self.phase = "answer"  # the budget pass's cap cut the answer: let it finish
+            return True
+        return False
+
+    def result(self) -> RawGeneration:
+        g, b = self.last, self.request.budget
+        meta = {"budget": b.tokens, "budget_mechanism": MECHANISM, "closed_by": self.closed_by,
+                "budget_thinking_tokens": self.thinking, "budget_passes": self.passes,
+                "budget_waits": self.waits_used}
+        if g.finish_reason == "error":
+            return replace(g, key=self.request.key, meta=meta)
+        return RawGeneration(self.request.key, self.text, g.finish_reason, self.prompt_tokens, self.generated,
+                             self.latency, None, None, meta)
+
+    def _count(self, text: str, fallback: int = 0) -> int:
+        if not text:
+            return 0
+        if self.encode is None:  # a served model without a local tokenizer: ~4 characters a token
+            return fallback or max(1, round(len(text) / 4))
+        return len(self.encode(text))
+
 
 class BudgetForcing:
-    """A Backend around a Backend: budget requests are forced in passes, the rest pass through."""
+    """A Backend around a Backend: budget requests are forced in passes (all pending
+    requests of a pass in one batch), the rest pass through."""
 
     def __init__(self, inner: Backend, encode: Callable[[str], list[int]] | None = None):
         self.inner, self.encode = inner, encode
@@ -76,78 +150,16 @@ class BudgetForcing:
         plain = [r for r in requests if r.budget is None]
         if plain:
             yield from self.inner.generate(plain)
-        active = [_State(r) for r in requests if r.budget is not None]
+        active = [BudgetRun(r, self.encode) for r in requests if r.budget is not None]
         while active:
-            by_key = {s.request.key: s for s in active}
+            by_key = {run.request.key: run for run in active}
             finished, active = [], []
-            for batch in self.inner.generate([self._next_request(s) for s in by_key.values()]):
+            for batch in self.inner.generate([run.next_request() for run in by_key.values()]):
                 for g in batch:
-                    s = by_key[g.key]
-                    (active if self._advance(s, g) else finished).append(s)
+                    run = by_key[g.key]
+                    (active if run.advance(g) else finished).append(run)
             if finished:
-                yield [self._result(s) for s in finished]
-
-    # ------------------------------------------------------------------ one step
-
-    def _next_request(self, s: _State) -> EngineRequest:
-        b, r = s.request.budget, s.request
-        left = b.tokens - s.thinking if s.phase == "think" else b.total - s.thinking - self._count(s.answer_part())
-        sampling = replace(r.sampling, max_tokens=max(1, left),
-                           seed=None if r.sampling.seed is None else (r.sampling.seed + s.passes) & 0x7FFFFFFF)
-        if not s.text:
-            return replace(r, sampling=sampling, budget=None)
-        prompt = r.prompt + s.text
-        ids = tuple(self.encode(prompt)) if (self.encode and r.prompt) else ()
-        return replace(r, prompt=prompt, prompt_token_ids=ids, prefill=r.prefill + s.text,
-                       sampling=sampling, budget=None)
-
-    def _advance(self, s: _State, g: RawGeneration) -> bool:
-        """Take one pass's output; True when the request needs another pass."""
-        b = s.request.budget
-        s.passes += 1
-        s.last, s.latency = g, s.latency + g.latency_s
-        s.prompt_tokens = s.prompt_tokens or g.prompt_tokens
-        s.generated += g.completion_tokens
-        if g.finish_reason == "error":
-            return False
-        if s.phase == "answer":
-            s.text += _joined(g)
-            return False
-        text = s.text + _joined(g)
-        if CLOSE in text:
-            head = text[: text.index(CLOSE)]
-            s.thinking = self._count(head, fallback=s.thinking + g.completion_tokens)
-            if s.waits_used < b.waits and s.thinking < b.tokens:  # s1: not yet, think more
-                s.text, s.waits_used = head + b.continuation, s.waits_used + 1
-                return True
-            s.text, s.closed_by = text, "model"
-            if g.finish_reason == "length" and s.thinking + self._count(s.answer_part()) < b.total:
-                s.phase = "answer"  # the budget pass's cap cut the answer: let it finish
-                return True
-            return False
-        s.thinking, s.text = s.thinking + g.completion_tokens, text
-        if g.finish_reason == "length" or s.thinking >= b.tokens:
-            s.text += b.early_exit + b.end_think
-            s.closed_by, s.phase = "forced", "answer"
-            return True
-        s.closed_by = "eos"  # the model stopped without closing: an unclosed trace, as it is
-        return False
-
-    def _result(self, s: _State) -> RawGeneration:
-        g, b = s.last, s.request.budget
-        meta = {"budget": b.tokens, "budget_mechanism": MECHANISM, "closed_by": s.closed_by,
-                "budget_thinking_tokens": s.thinking, "budget_passes": s.passes, "budget_waits": s.waits_used}
-        if g.finish_reason == "error":
-            return replace(g, key=s.request.key, meta=meta)
-        return RawGeneration(s.request.key, s.text, g.finish_reason, s.prompt_tokens, s.generated,
-                             s.latency, None, None, meta)
-
-    def _count(self, text: str, fallback: int = 0) -> int:
-        if not text:
-            return 0
-        if self.encode is None:  # a served model without a local tokenizer: ~4 characters a token
-            return fallback or max(1, round(len(text) / 4))
-        return len(self.encode(text))
+                yield [run.result() for run in finished]
 
 
 BUDGET_MECHANISMS.register(MECHANISM, BudgetForcing)

@@ -273,21 +273,22 @@ def router_train(
     run_dirs: list[Path] = typer.Argument(..., help="Runs with both think and no_think answers for the same items."),
     # not "router": run from a checkout of thinkgate, that is the source folder of thinkgate.router
     out: Path = typer.Option(Path("routers/latest"), help="Where to save the router (router.joblib + router.json)."),
-    lam: float = typer.Option(0.0, "--lambda", help="Token price: utility = Δscore − λ·Δtokens/T (0: think iff it scores higher)."),
+    lam: float = typer.Option(0.0, "--lambda", help="Token price: utility of an arm = score − λ·tokens/T (0: the best-scoring arm; ties: the cheaper)."),
     scale: float = typer.Option(1000.0, "--token-scale", help="T, tokens per unit of λ."),
     features: str = typer.Option("auto", help="tfidf, minilm, hand, or a '+' combination; auto: the best in grouped CV."),
     model: str = typer.Option("logreg", help="logreg (calibrated logistic regression) or gbdt (gradient boosting)."),
     seed: int = typer.Option(0, help="Seed for CV splits and bootstraps."),
 ) -> None:
-    """Train a think/no-think router on paired runs; cross-validated metrics are saved with it."""
+    """Train a router on paired runs: think/no_think, or every arm present (no_think, budget:N..., think);
+    cross-validated metrics are saved with it."""
     from rich.console import Console
 
     from thinkgate.harness.console import router_train_table
     from thinkgate.harness.errors import UserError
-    from thinkgate.router import build_dataset, save_router, train_router
+    from thinkgate.router import build_router_dataset, save_router, train_router
 
-    try:
-        ds = build_dataset(_items_of(run_dirs), lam=lam, T=scale)
+    try:  # the arms present: think/no_think (on/off) or more (budget:N...): a many-arm router
+        ds = build_router_dataset(_items_of(run_dirs), lam=lam, T=scale)
         router = train_router(ds, features=features, model=model, seed=seed)
     except ValueError as e:
         raise UserError(str(e)) from None
@@ -312,11 +313,12 @@ def router_eval(
     from thinkgate.harness.console import router_eval_tables
     from thinkgate.harness.errors import UserError
     from thinkgate.harness.report_io import write_outputs
-    from thinkgate.router import build_dataset, evaluate_router, leave_one_domain_out, load_router
+    from thinkgate.router import build_router_dataset, evaluate_router, leave_one_domain_out, load_router
 
     try:
         router = load_router(router_path)
-        ds = build_dataset(_items_of([run_dir]), lam=router.meta.get("lam", 0.0), T=router.meta.get("T", 1000.0))
+        ds = build_router_dataset(_items_of([run_dir]), lam=router.meta.get("lam", 0.0),
+                                  T=router.meta.get("T", 1000.0), arms=router.arms)
         result = evaluate_router(router, ds, seed=seed, n_boot=n_boot)
         if loo:
             result["leave_one_domain_out"] = leave_one_domain_out(

@@ -28,6 +28,7 @@ proxy has no authentication of its own: it binds loopback unless told otherwise.
 """
 
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -39,7 +40,7 @@ from typing import Any, AsyncIterator, Iterator
 from thinkgate.harness.chat_request import build_chat_body
 from thinkgate.harness.errors import UserError
 from thinkgate.harness.http_util import openai_base_url, scrub
-from thinkgate.harness.profiles import get_profile
+from thinkgate.harness.profiles import get_profile, parse_budget
 from thinkgate.router.dataset import router_text
 
 log = logging.getLogger("thinkgate.proxy")
@@ -123,15 +124,22 @@ def forced_mode(header: str | None, field: Any) -> str | None:
     """The client's forced mode (None: let the router decide)."""
     header = header.strip().lower() if header is not None else None
     vals = {v for v in (header, field) if v is not None}
-    bad = [v for v in vals if v not in FORCE_MODES]
+    bad = [v for v in vals if v not in FORCE_MODES and not _is_budget(v)]
     if bad:
         raise BadRequest(f"thinkgate mode {bad[0]!r} is unknown; use one of {', '.join(FORCE_MODES)} "
-                         "(header x-thinkgate-mode or body field thinkgate_mode)", "thinkgate_mode")
+                         "or budget:N (header x-thinkgate-mode or body field thinkgate_mode)", "thinkgate_mode")
     if len(vals) > 1:
         raise BadRequest(f"header x-thinkgate-mode={header!r} and body thinkgate_mode={field!r} "
                          "disagree; send one of them", "thinkgate_mode")
     mode = vals.pop() if vals else None
     return None if mode == "auto" else mode
+
+
+def _is_budget(mode: Any) -> bool:
+    try:
+        return isinstance(mode, str) and parse_budget(mode) is not None
+    except UserError:
+        return False
 
 
 def apply_switch(body: dict[str, Any], messages: list[dict[str, Any]], profile, mode: str,
@@ -200,9 +208,12 @@ class _Proxy:
         """Score the chat's router text (the one training used) and pick the mode."""
         from starlette.concurrency import run_in_threadpool
 
-        score = float((await run_in_threadpool(self.router.score, [router_text(messages)]))[0])
+        text = router_text(messages)
+        score = float((await run_in_threadpool(self.router.score, [text]))[0])
         if forced:
             return Decision(forced, score, True)
+        if len(getattr(self.router, "arms", ())) > 2:  # a many-arm router picks the arm (budget:N...)
+            return Decision((await run_in_threadpool(self.router.choose, [text]))[0], score, False)
         return Decision("think" if score >= self.threshold else "no_think", score, False)
 
     async def chat(self, request):
@@ -220,6 +231,8 @@ class _Proxy:
             log.exception("the router failed")
             return _error(500, f"the router failed on this prompt ({type(e).__name__}: {e}); send "
                           "x-thinkgate-mode: think|no_think to bypass it", "router_error")
+        if parse_budget(d.mode):
+            return await self._budgeted(request, body, messages, d)
         fwd = apply_switch(body, messages, self.profile, d.mode, self.config.model)
         client = request.app.state.client
         req = client.build_request("POST", f"{self.base}/chat/completions", json=fwd,
@@ -233,6 +246,31 @@ class _Proxy:
         log.info("route=%s score=%.4f forced=%d status=%d headers_after=%.1fms", d.mode, d.score,
                  d.forced, resp.status_code, 1000 * (time.perf_counter() - t0))
         return await self._answer(resp, d, stream)
+
+    async def _budgeted(self, request, body: dict[str, Any], messages: list[dict[str, Any]], d: Decision):
+        """A budget arm: the two-pass mechanism against the upstream (see proxy_budget)."""
+        import httpx
+        from fastapi.responses import Response
+
+        from thinkgate.harness import proxy_budget as pb
+
+        if not self.profile.budgets:
+            return _error(400, f"profile '{self.profile.name}' cannot take a thinking budget", "invalid_request_error",
+                          "thinkgate_mode")
+        er = pb.budget_request(body, messages, self.profile, d.mode)
+        try:
+            g, failed = await pb.run_budget(request.app.state.client, f"{self.base}/chat/completions",
+                                            self.upstream_headers(request), self.config.model, er, pb.client_extra(body))
+        except httpx.HTTPError as e:
+            return self.unreachable(e)
+        if failed is not None:
+            return Response(failed.content, status_code=failed.status_code,
+                            headers={**_passed_headers(failed.headers), **d.headers()})
+        out = pb.completion_body(g, er, self.config.model or body.get("model", ""))
+        headers = {**d.headers(), **pb.budget_headers(g)}
+        if body.get("stream"):
+            return Response(pb.as_sse(out), media_type="text/event-stream", headers=headers)
+        return Response(json.dumps(out), media_type="application/json", headers=headers)
 
     async def _answer(self, resp, d: Decision, stream: bool):
         """The upstream's answer with its status, plus the decision's headers; SSE relayed."""

@@ -80,7 +80,9 @@ def decoding_summary(estimates: dict[str, Any]) -> str:
 
 def ci_methods_summary(estimates: dict[str, Any]) -> str:
     methods = sorted({r["ci_method"] for r in estimates["suites"]})
-    names = {"t": "Student t on item means", "wilson": "Wilson (binary, K=1)", "bca": "BCa bootstrap (small n or skewed)"}
+    names = {"t": "Student t on item means", "wilson": "Wilson (binary, K=1)",
+             "wilson-edge": "Wilson, continuity-corrected near 0 and n (binary, K=1)",
+             "bca": "BCa bootstrap (small n or skewed)"}
     return ", ".join(names.get(m, m) for m in methods) or "–"
 
 

@@ -205,7 +205,8 @@ def _private_root(cfg: dict, with_proc: bool) -> None:
     os.mkdir(new + WORK)
     _mount("work", new + WORK, "tmpfs", _MS_NOSUID | _MS_NODEV,
            f"size={cfg['work_mb']}m,nr_inodes=4096,mode=0700,uid={SANDBOX_UID},gid={SANDBOX_UID}")
-    os.symlink(WORK, new + "/tmp")
+    if not os.path.lexists(new + "/tmp"):  # a Python under /tmp (a clone there) already holds /tmp, read-only
+        os.symlink(WORK, new + "/tmp")
     if with_proc:
         os.mkdir(new + "/proc")
         _mount("proc", new + "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)

@@ -69,7 +69,7 @@ def _profiles() -> Table:
 
 
 def _router_parts(registry: Registry, title: str) -> Table:
-    t = Table(title.split()[0] if False else "name", "source", "what", title=title)
+    t = Table("name", "source", "what", title=title)
     for name, factory in registry.items():
         t.add_row(name, _origin(factory), _first_line(getattr(factory, "__doc__", "")))
     return t
